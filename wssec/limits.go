@@ -145,6 +145,9 @@ func scanMarkup(raw []byte, l Limits) error {
 		case bytes.HasPrefix(rest, []byte("<!")):
 			return fail(CodeMalformed, "DOCTYPE and markup declarations are not accepted")
 		case bytes.HasPrefix(rest, []byte("<?")):
+			if i > 0 && len(rest) > 5 && bytes.EqualFold(rest[2:5], []byte("xml")) && (isSpace(rest[5]) || rest[5] == '?') {
+				return fail(CodeMalformed, "XML declaration not at the start of the document")
+			}
 			if depth > 0 {
 				return fail(CodeMalformed, "processing instruction inside the envelope")
 			}

@@ -170,11 +170,6 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, opts ...VerifyOption)
 	}
 
 	now := v.cfg.Now()
-	created, expires, err := v.checkTimestamp(m.timestamp, now)
-	if err != nil {
-		return nil, err
-	}
-
 	// Digests before the (costlier) public-key work.
 	var buf []byte
 	var bodyC14N []byte
@@ -205,6 +200,11 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, opts ...VerifyOption)
 		return nil, failWrap(CodeMalformed, err, "cannot canonicalize SignedInfo")
 	}
 	if err := checkSignatureValue(cert.PublicKey, m.sigAlg, signedInfo, m.sigValue); err != nil {
+		return nil, err
+	}
+	// Only now is the Timestamp known to be the signer's.
+	created, expires, err := v.checkTimestamp(m.timestamp, now)
+	if err != nil {
 		return nil, err
 	}
 	replayKey := sha256.Sum256(signedInfo)
