@@ -51,6 +51,7 @@ func main() {
 func run(args []string, e *env) int {
 	root := &command{name: "rmsctl", summary: "RMS command-line tool", subs: commands()}
 	if len(args) == 0 {
+		fmt.Fprint(e.stderr, "rmsctl: missing command\n\n")
 		printGroupUsage(e.stderr, []string{"rmsctl"}, root)
 		return exitUsage
 	}

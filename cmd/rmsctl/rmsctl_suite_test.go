@@ -1,0 +1,31 @@
+package main_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+)
+
+// rmsctl is the path of the binary under test, built once for the suite:
+// these tests are about what a user sees from the process (exit status,
+// stdout, stderr, files), so they run the real thing.
+var rmsctl string
+
+func TestRmsctl(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "rmsctl Suite")
+}
+
+var _ = SynchronizedBeforeSuite(func() []byte {
+	path, err := gexec.Build("github.com/rmsproject/rms/cmd/rmsctl")
+	Expect(err).NotTo(HaveOccurred())
+	return []byte(path)
+}, func(path []byte) {
+	rmsctl = string(path)
+})
+
+var _ = SynchronizedAfterSuite(func() {}, func() {
+	gexec.CleanupBuildArtifacts()
+})
