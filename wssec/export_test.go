@@ -8,3 +8,6 @@ import "github.com/beevik/etree"
 func Canonicalize(el *etree.Element, inclusive []string) ([]byte, error) {
 	return canonicalize(nil, el, inclusive)
 }
+
+// ParseXML exposes the envelope parser to tests.
+func ParseXML(raw []byte) (*etree.Document, error) { return parseXML(raw, DefaultMaxDepth) }

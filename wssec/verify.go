@@ -158,11 +158,9 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, opts ...VerifyOption)
 	if err != nil {
 		return nil, err
 	}
-	doc := etree.NewDocument()
-	doc.ReadSettings.PreserveDuplicateAttrs = true
-	doc.ReadSettings.MaxDepth = v.cfg.Limits.MaxDepth
-	if err := doc.ReadFromBytes(raw); err != nil {
-		return nil, failWrap(CodeMalformed, err, "envelope is not well-formed XML")
+	doc, err := parseXML(raw, v.cfg.Limits.MaxDepth)
+	if err != nil {
+		return nil, err
 	}
 	m, err := parseMessage(doc)
 	if err != nil {
