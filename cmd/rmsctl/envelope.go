@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/rmsproject/rms/wssec"
 	"github.com/rmsproject/rms/wssec/pki"
@@ -186,7 +188,7 @@ func envelopeVerifyCommand() *command {
 					fmt.Fprintf(e.stderr, "FAULT %s: %s\n", wssec.CodeOf(err), faultReason(err))
 					return exitFailure
 				}
-				fmt.Fprintf(e.stdout, "OK signer=%s operation={%s}%s\n", res.Identity, res.Payload.Space, res.Payload.Local)
+				fmt.Fprintf(e.stdout, "OK signer=%s operation={%s}%s\n", printable(res.Identity), printable(res.Payload.Space), printable(res.Payload.Local))
 				return exitOK
 			}
 		},
@@ -201,6 +203,17 @@ func faultReason(err error) string {
 		return we.Reason
 	}
 	return err.Error()
+}
+
+// printable keeps one result on one line: a certificate's CN comes from
+// whoever made the certificate, so anything odd in it is quoted.
+func printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 func parseKeyRef(s string) (wssec.KeyReference, bool) {
