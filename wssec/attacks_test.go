@@ -43,7 +43,7 @@ const evilBody = `<Heartbeat xmlns="urn:rms:device:v1"><messageId>6f1d7c2a-0b3e-
 func newBody(env *etree.Element, id string) *etree.Element {
 	b := etree.NewElement(env.Space + ":Body")
 	if id != "" {
-		b.CreateAttr("wsu:Id", id)
+		b.CreateAttr("u:Id", id)
 	}
 	d := etree.NewDocument()
 	Expect(d.ReadFromString(evilBody)).To(Succeed())
@@ -113,9 +113,9 @@ var attacks = []attack{
 				w := header.CreateElement("x:Wrapper")
 				w.CreateAttr("xmlns:x", "urn:attacker")
 				w.AddChild(ts)
-				fresh := etree.NewElement("wsu:Timestamp")
-				fresh.CreateElement("wsu:Created").SetText(FixtureTime.Format(time.RFC3339))
-				fresh.CreateElement("wsu:Expires").SetText(FixtureTime.Add(5 * time.Minute).Format(time.RFC3339))
+				fresh := etree.NewElement("u:Timestamp")
+				fresh.CreateElement("u:Created").SetText(FixtureTime.Format(time.RFC3339))
+				fresh.CreateElement("u:Expires").SetText(FixtureTime.Add(5 * time.Minute).Format(time.RFC3339))
 				sec.InsertChildAt(0, fresh)
 			})
 		}},
@@ -123,7 +123,7 @@ var attacks = []attack{
 		func(p *testPKI) []byte {
 			return mutate(signedECDSA(p), func(doc *etree.Document) {
 				env, header, _, _, body := parts(doc)
-				id := body.SelectAttrValue("wsu:Id", "")
+				id := body.SelectAttrValue("u:Id", "")
 				env.RemoveChild(body)
 				w := header.CreateElement("x:Wrapper")
 				w.CreateAttr("xmlns:x", "urn:attacker")
