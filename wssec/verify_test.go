@@ -190,4 +190,3 @@ func (failingGuard) Seen(context.Context, string, time.Time) (bool, error) {
 }
 
 func ctx() context.Context { return context.Background() }
-
