@@ -219,7 +219,7 @@ var _ = Describe("rmsctl", func() {
 			func(keyType, keyRef string, needsCert bool) {
 				certPath, keyPath := device("dev-"+keyType, keyType)
 				signed := succeed(heartbeat, "envelope", "sign", "--cert", certPath, "--key", keyPath, "--key-ref", keyRef)
-				Expect(signed).To(ContainSubstring("wsse:Security"))
+				Expect(signed).To(ContainSubstring(`Security xmlns:o="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"`))
 				Expect(signed).To(ContainSubstring("<state>ok</state>"))
 
 				out := succeed(signed, "envelope", "verify", "--ca", caPath, "--cert", certPath)
