@@ -214,52 +214,25 @@ func appendQName(b []byte, prefix, local string) []byte {
 	return append(b, local...)
 }
 
-func appendEscapedText(b []byte, s string) []byte {
-	last := 0
-	for i := 0; i < len(s); i++ {
-		var rep string
-		switch s[i] {
-		case '&':
-			rep = "&amp;"
-		case '<':
-			rep = "&lt;"
-		case '>':
-			rep = "&gt;"
-		case '\r':
-			rep = "&#xD;"
-		default:
-			continue
-		}
-		b = append(b, s[last:i]...)
-		b = append(b, rep...)
-		last = i + 1
-	}
-	return append(b, s[last:]...)
-}
+// Replacement tables of C14N 1.0 section 2.3: text escapes &, <, > and CR;
+// attribute values escape &, <, " and the white-space characters.
+var (
+	textEscapes = [256]string{'&': "&amp;", '<': "&lt;", '>': "&gt;", '\r': "&#xD;"}
+	attrEscapes = [256]string{'&': "&amp;", '<': "&lt;", '"': "&quot;", '\t': "&#x9;", '\n': "&#xA;", '\r': "&#xD;"}
+)
 
-func appendEscapedAttr(b []byte, s string) []byte {
+func appendEscapedText(b []byte, s string) []byte { return appendEscaped(b, s, &textEscapes) }
+
+func appendEscapedAttr(b []byte, s string) []byte { return appendEscaped(b, s, &attrEscapes) }
+
+func appendEscaped(b []byte, s string, table *[256]string) []byte {
 	last := 0
 	for i := 0; i < len(s); i++ {
-		var rep string
-		switch s[i] {
-		case '&':
-			rep = "&amp;"
-		case '<':
-			rep = "&lt;"
-		case '"':
-			rep = "&quot;"
-		case '\t':
-			rep = "&#x9;"
-		case '\n':
-			rep = "&#xA;"
-		case '\r':
-			rep = "&#xD;"
-		default:
-			continue
+		if rep := table[s[i]]; rep != "" {
+			b = append(b, s[last:i]...)
+			b = append(b, rep...)
+			last = i + 1
 		}
-		b = append(b, s[last:i]...)
-		b = append(b, rep...)
-		last = i + 1
 	}
 	return append(b, s[last:]...)
 }
