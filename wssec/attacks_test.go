@@ -51,44 +51,40 @@ func newBody(env *etree.Element, id string) *etree.Element {
 	return b
 }
 
+// hideSignedBody moves the signed Body to the element where returns and
+// puts a new, unsigned Body in its place: the shape of every XSW variant.
+func hideSignedBody(p *testPKI, where func(header, sec, sig *etree.Element) *etree.Element) []byte {
+	return mutate(signedECDSA(p), func(doc *etree.Document) {
+		env, header, sec, sig, body := parts(doc)
+		env.RemoveChild(body)
+		where(header, sec, sig).AddChild(body)
+		env.AddChild(newBody(env, ""))
+	})
+}
+
+// wrapperHeader adds an unknown header block, a hiding place for signed parts.
+func wrapperHeader(header *etree.Element) *etree.Element {
+	w := header.CreateElement("x:Wrapper")
+	w.CreateAttr("xmlns:x", "urn:attacker")
+	return w
+}
+
 var attacks = []attack{
 	{"xsw1-body-moved-to-header.xml", "XSW: the signed Body is moved into the SOAP Header and a new, unsigned Body takes its place", wssec.CodeBadSignature,
 		func(p *testPKI) []byte {
-			return mutate(signedECDSA(p), func(doc *etree.Document) {
-				env, header, _, _, body := parts(doc)
-				env.RemoveChild(body)
-				header.AddChild(body)
-				env.AddChild(newBody(env, ""))
-			})
+			return hideSignedBody(p, func(header, _, _ *etree.Element) *etree.Element { return header })
 		}},
 	{"xsw2-body-in-security-header.xml", "XSW: the signed Body is kept inside the wsse:Security header; a new Body is added", wssec.CodeMalformed,
 		func(p *testPKI) []byte {
-			return mutate(signedECDSA(p), func(doc *etree.Document) {
-				env, _, sec, _, body := parts(doc)
-				env.RemoveChild(body)
-				sec.AddChild(body)
-				env.AddChild(newBody(env, ""))
-			})
+			return hideSignedBody(p, func(_, sec, _ *etree.Element) *etree.Element { return sec })
 		}},
 	{"xsw3-body-in-ds-object.xml", "XSW: the signed Body is wrapped in a ds:Object inside the Signature; a new Body is added", wssec.CodeBadSignature,
 		func(p *testPKI) []byte {
-			return mutate(signedECDSA(p), func(doc *etree.Document) {
-				env, _, _, sig, body := parts(doc)
-				env.RemoveChild(body)
-				sig.CreateElement("Object").AddChild(body)
-				env.AddChild(newBody(env, ""))
-			})
+			return hideSignedBody(p, func(_, _, sig *etree.Element) *etree.Element { return sig.CreateElement("Object") })
 		}},
 	{"xsw4-body-in-extra-header.xml", "XSW: the signed Body is wrapped in an extra, unknown header block; a new Body is added", wssec.CodeBadSignature,
 		func(p *testPKI) []byte {
-			return mutate(signedECDSA(p), func(doc *etree.Document) {
-				env, header, _, _, body := parts(doc)
-				env.RemoveChild(body)
-				w := header.CreateElement("x:Wrapper")
-				w.CreateAttr("xmlns:x", "urn:attacker")
-				w.AddChild(body)
-				env.AddChild(newBody(env, ""))
-			})
+			return hideSignedBody(p, func(header, _, _ *etree.Element) *etree.Element { return wrapperHeader(header) })
 		}},
 	{"xsw5-second-body-before.xml", "XSW: a second, unsigned Body is inserted before the signed one", wssec.CodeMalformed,
 		func(p *testPKI) []byte {
@@ -110,9 +106,7 @@ var attacks = []attack{
 				_, header, sec, _, _ := parts(doc)
 				ts := child(sec, "Timestamp")
 				sec.RemoveChild(ts)
-				w := header.CreateElement("x:Wrapper")
-				w.CreateAttr("xmlns:x", "urn:attacker")
-				w.AddChild(ts)
+				wrapperHeader(header).AddChild(ts)
 				fresh := etree.NewElement("u:Timestamp")
 				fresh.CreateElement("u:Created").SetText(FixtureTime.Format(time.RFC3339))
 				fresh.CreateElement("u:Expires").SetText(FixtureTime.Add(5 * time.Minute).Format(time.RFC3339))
@@ -125,9 +119,7 @@ var attacks = []attack{
 				env, header, _, _, body := parts(doc)
 				id := body.SelectAttrValue("u:Id", "")
 				env.RemoveChild(body)
-				w := header.CreateElement("x:Wrapper")
-				w.CreateAttr("xmlns:x", "urn:attacker")
-				w.AddChild(body)
+				wrapperHeader(header).AddChild(body)
 				env.AddChild(newBody(env, id))
 			})
 		}},

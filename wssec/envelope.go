@@ -49,11 +49,6 @@ func envelopeParts(doc *etree.Document) (env, header, body *etree.Element, err e
 	return env, header, body, nil
 }
 
-// childElements returns el's element children.
-func childElements(el *etree.Element) []*etree.Element {
-	return el.ChildElements()
-}
-
 // is reports whether el has the namespace URI ns and local name local.
 func is(el *etree.Element, ns, local string) bool {
 	return el.Tag == local && el.NamespaceURI() == ns

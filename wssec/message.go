@@ -71,7 +71,7 @@ func parseMessage(doc *etree.Document) (*message, error) {
 		return nil, fail(CodeBadSignature, "message is not signed: no SOAP Header")
 	}
 	var sec *etree.Element
-	for _, h := range childElements(header) {
+	for _, h := range header.ChildElements() {
 		if is(h, NSWSSE, "Security") || is(h, NSWSSE11, "Security") {
 			if sec != nil {
 				return nil, fail(CodeMalformed, "more than one Security header")
@@ -94,7 +94,7 @@ func parseMessage(doc *etree.Document) (*message, error) {
 
 	m := &message{body: body}
 	var sig *etree.Element
-	for _, ch := range childElements(sec) {
+	for _, ch := range sec.ChildElements() {
 		switch {
 		case is(ch, NSWSU, "Timestamp"):
 			if m.timestamp != nil {
@@ -118,7 +118,7 @@ func parseMessage(doc *etree.Document) (*message, error) {
 		return nil, err
 	}
 
-	payloads := childElements(body)
+	payloads := body.ChildElements()
 	if len(payloads) != 1 || !hasOnlyElements(body) {
 		return nil, fail(CodeMalformed, "the Body must hold exactly one element")
 	}
@@ -166,7 +166,7 @@ func indexDocument(root *etree.Element) (map[string]*etree.Element, int, error) 
 
 func (m *message) parseSignature(sig *etree.Element, ids map[string]*etree.Element) error {
 	var si, sv, ki *etree.Element
-	for _, ch := range childElements(sig) {
+	for _, ch := range sig.ChildElements() {
 		switch {
 		case is(ch, NSDSig, "SignedInfo") && si == nil && sv == nil:
 			si = ch
@@ -188,7 +188,7 @@ func (m *message) parseSignature(sig *etree.Element, ids map[string]*etree.Eleme
 	}
 	m.sigValue = value
 
-	children := childElements(si)
+	children := si.ChildElements()
 	if len(children) < 2 {
 		return fail(CodeBadSignature, "SignedInfo is incomplete")
 	}
@@ -203,7 +203,7 @@ func (m *message) parseSignature(sig *etree.Element, ids map[string]*etree.Eleme
 	if !signatureAlgs[m.sigAlg] {
 		return fail(CodeBadSignature, "signature algorithm %q is not accepted", m.sigAlg)
 	}
-	if len(childElements(sm)) != 0 {
+	if len(sm.ChildElements()) != 0 {
 		return fail(CodeBadSignature, "SignatureMethod parameters are not accepted")
 	}
 	refs := children[2:]
@@ -235,7 +235,7 @@ func excC14NParams(el *etree.Element) ([]string, error) {
 	if alg != AlgExcC14N {
 		return nil, fail(CodeBadSignature, "canonicalization or transform %q is not accepted (exclusive c14n without comments only)", alg)
 	}
-	params := childElements(el)
+	params := el.ChildElements()
 	switch {
 	case len(params) == 0:
 		return nil, nil
@@ -265,11 +265,11 @@ func parseReference(r *etree.Element, ids map[string]*etree.Element) (reference,
 	if ref.target == nil {
 		return ref, fail(CodeBadSignature, "reference %s points at nothing", ref.uri)
 	}
-	parts := childElements(r)
+	parts := r.ChildElements()
 	if len(parts) != 3 || !is(parts[0], NSDSig, "Transforms") || !is(parts[1], NSDSig, "DigestMethod") || !is(parts[2], NSDSig, "DigestValue") {
 		return ref, fail(CodeBadSignature, "reference %s must hold Transforms, DigestMethod and DigestValue", ref.uri)
 	}
-	transforms := childElements(parts[0])
+	transforms := parts[0].ChildElements()
 	if len(transforms) != maxTransforms || !is(transforms[0], NSDSig, "Transform") {
 		return ref, fail(CodeBadSignature, "reference %s must have exactly one exclusive c14n transform", ref.uri)
 	}
@@ -294,7 +294,7 @@ func parseReference(r *etree.Element, ids map[string]*etree.Element) (reference,
 // KeyIdentifier (thumbprint or SKI), or X509Data (IssuerSerial or the
 // certificate); or X509Data directly in KeyInfo.
 func (m *message) parseKeyInfo(ki *etree.Element, ids map[string]*etree.Element) error {
-	kids := childElements(ki)
+	kids := ki.ChildElements()
 	if len(kids) != 1 {
 		return fail(CodeBadSignature, "KeyInfo must hold exactly one key reference")
 	}
@@ -305,7 +305,7 @@ func (m *message) parseKeyInfo(ki *etree.Element, ids map[string]*etree.Element)
 	case !is(holder, NSWSSE, "SecurityTokenReference"):
 		return fail(CodeBadSignature, "unsupported KeyInfo content %q", holder.Tag)
 	}
-	refs := childElements(holder)
+	refs := holder.ChildElements()
 	if len(refs) != 1 {
 		return fail(CodeBadSignature, "SecurityTokenReference must hold exactly one reference")
 	}
@@ -355,7 +355,7 @@ func (m *message) parseKeyInfo(ki *etree.Element, ids map[string]*etree.Element)
 }
 
 func (m *message) parseX509Data(xd *etree.Element) error {
-	for _, c := range childElements(xd) {
+	for _, c := range xd.ChildElements() {
 		switch {
 		case is(c, NSDSig, "X509Certificate"):
 			der, err := decodeBase64(c.Text())

@@ -9,7 +9,6 @@ const (
 	NSDSig    = "http://www.w3.org/2000/09/xmldsig#"
 	NSExcC14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 	nsXML     = "http://www.w3.org/XML/1998/namespace"
-	nsXMLNS   = "http://www.w3.org/2000/xmlns/"
 )
 
 // Algorithm identifiers.

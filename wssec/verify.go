@@ -229,7 +229,7 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, opts ...VerifyOption)
 
 func (v *Verifier) checkTimestamp(ts *etree.Element, now time.Time) (created, expires time.Time, err error) {
 	var c, e *etree.Element
-	for _, ch := range childElements(ts) {
+	for _, ch := range ts.ChildElements() {
 		switch {
 		case is(ch, NSWSU, "Created") && c == nil:
 			c = ch
