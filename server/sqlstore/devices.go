@@ -206,17 +206,18 @@ func (s *Store) ListDevices(ctx context.Context, f server.DeviceFilter, p server
 	if err := rows.Err(); err != nil {
 		return nil, "", unavailable(method, err)
 	}
-	return cut(out, limit, func(d server.Device) cursor { return cursor{K: d.ID} })
+	out, next := cut(out, limit, func(i int) cursor { return cursor{K: out[i].ID} })
+	return out, next, nil
 }
 
 // cut trims the one extra row a listing asked for and turns it into the
 // next page's token.
-func cut[T any](rows []T, limit int, key func(T) cursor) ([]T, string, error) {
+// key gets the index of the last row kept.
+func cut[T any](rows []T, limit int, key func(last int) cursor) ([]T, string) {
 	if len(rows) <= limit {
-		return rows, "", nil
+		return rows, ""
 	}
-	rows = rows[:limit]
-	return rows, key(rows[limit-1]).token(), nil
+	return rows[:limit], key(limit - 1).token()
 }
 
 // DeviceHistory implements server.DeviceStore.
@@ -269,10 +270,21 @@ func (s *Store) DeviceHistory(ctx context.Context, f server.HistoryFilter, p ser
 			return nil, "", err
 		}
 	}
-	out, next, _ := cut(out, limit, func(r row) cursor { return cursor{T: micros(r.e.Time), S: r.seq} })
+	out, next := cut(out, limit, func(i int) cursor { return cursor{T: micros(out[i].e.Time), S: out[i].seq} })
 	entries := make([]server.HistoryEntry, len(out))
 	for i, r := range out {
 		entries[i] = r.e
 	}
 	return entries, next, nil
+}
+
+// requireDevice turns a missing device into CodeUnknownDevice before a
+// foreign key would turn it into a driver error.
+func (s *Store) requireDevice(ctx context.Context, tx *sql.Tx, method, id string) error {
+	var one int
+	err := s.queryRow(ctx, tx, "SELECT 1 FROM devices WHERE id = ?", id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fail(method, server.CodeUnknownDevice, "unknown device %s", id)
+	}
+	return err
 }
