@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/hooklift/gowsdl/soap"
 
 	"github.com/rmsproject/rms/generated/device"
 	"github.com/rmsproject/rms/wssec"
@@ -187,10 +186,8 @@ func (d *Device) sign(op string, req any) (envelope []byte, messageID string, er
 	if (*hdr).MessageId == "" {
 		(*hdr).MessageId = uuid.NewString()
 	}
-	if (*hdr).SentAt == (soap.XSDDateTime{}) {
-		// Whole seconds: sub-second precision costs bytes in every
-		// heartbeat and nobody needs it.
-		(*hdr).SentAt = soap.CreateXsdDateTime(d.cfg.Now().UTC().Truncate(time.Second), true)
+	if (*hdr).SentAt == (DateTime{}) {
+		(*hdr).SentAt = NewDateTime(d.cfg.Now())
 	}
 	body, err := marshalPayload(op, NSDevice, req)
 	if err != nil {

@@ -124,6 +124,14 @@ var _ = Describe("Device client", func() {
 		Expect(srv.requests()[2].messageID).To(Equal("6b0f4a52-3c1e-4d8f-9a27-e5b1c8d0f314"))
 	})
 
+	It("serves an agent that knows only soapclient's re-exported types", func() {
+		resp, err := d.ReportAlarms(ctx(), &soapclient.ReportAlarms{Alarm: []*soapclient.Alarm{{Code: "TEMP_HIGH",
+			Severity: ptr(soapclient.SeverityCritical), RaisedAt: soapclient.NewDateTime(time.Now())}}})
+		Expect(err).NotTo(HaveOccurred())
+		var _ *soapclient.ReportAlarmsResponse = resp
+		Expect(soapclient.NewDateTime(time.Time{})).To(Equal(soapclient.DateTime{}))
+	})
+
 	It("resolves the server's signing certificate from the TLS connection when not configured", func() {
 		verifier, err := soapclient.NewServerVerifier(p.roots, nil)
 		Expect(err).NotTo(HaveOccurred())
@@ -242,6 +250,21 @@ var _ = Describe("Device client", func() {
 			_, err := d.Heartbeat(ctx(), &device.Heartbeat{})
 			Expect(err).To(MatchError(ContainSubstring("not issued by a trusted CA")))
 			Expect(srv.requests()).To(BeEmpty())
+		})
+
+		It("resumes the TLS session on a new connection", func() {
+			srv.Config.SetKeepAlivesEnabled(false)
+			var resumed []bool
+			for range 2 {
+				signed, err := d.Sign("Heartbeat", &device.Heartbeat{})
+				Expect(err).NotTo(HaveOccurred())
+				r, err := d.SendSigned(ctx(), "Heartbeat", signed)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(r.StatusCode).To(Equal(http.StatusOK))
+				resumed = append(resumed, r.TLS.DidResume)
+			}
+			Expect(resumed).To(Equal([]bool{false, true}))
+			Expect(srv.requests()[1].clientCN).To(Equal("dev-0001"), "a resumed session still carries the client identity")
 		})
 
 		It("uses a given tls.Config, raising its minimum version", func() {

@@ -18,6 +18,10 @@
 //   - Retryable tells the agent's outbox what to do with any error this
 //     package returns.
 //
+// The DeviceService types are re-exported here (types.go) so the agent
+// needs no import of generated/, which the layout rules keep to soapclient,
+// the server's SOAP adapter and cmd/.
+//
 // The generated stubs' own soap.Client is not used: gowsdl v0.5.0 cannot
 // sign, sends SOAPAction unquoted and reports HTTP 500 faults as plain HTTP
 // errors.
