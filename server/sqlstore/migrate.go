@@ -77,39 +77,43 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, err := conn.ExecContext(ctx, createMigrationsTable); err != nil {
 		return unavailable("Open", err)
 	}
-	applied, err := s.appliedMigrations(ctx, conn)
-	if err != nil {
-		return unavailable("Open", err)
-	}
 	for _, name := range names {
-		if applied[name] {
-			continue
-		}
 		body, err := migrationFS.ReadFile("migrations/" + name + ".sql")
 		if err != nil {
 			return internal("Open", err)
 		}
-		if err := s.applyMigration(ctx, conn, name, s.d.types.Replace(string(body))); err != nil {
+		applied, err := s.applyMigration(ctx, conn, name, s.d.types.Replace(string(body)))
+		if err != nil {
 			return unavailable("Open", fmt.Errorf("migration %s: %w", name, err))
 		}
-		s.migrated = append(s.migrated, name)
-		s.log.WithField("migration", name).Info("applied migration")
+		if applied {
+			s.migrated = append(s.migrated, name)
+			s.log.WithField("migration", name).Info("applied migration")
+		}
 	}
 	return nil
 }
 
-func (s *Store) applyMigration(ctx context.Context, conn *sql.Conn, name, body string) error {
+// applyMigration applies one migration unless it is recorded. The check is
+// inside the transaction: on SQLite, where there is no advisory lock, the
+// immediate transaction's write lock is what keeps two processes from both
+// applying it.
+func (s *Store) applyMigration(ctx context.Context, conn *sql.Conn, name, body string) (bool, error) {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer tx.Rollback()
+	var n int
+	if err := s.queryRow(ctx, tx, "SELECT COUNT(*) FROM schema_migrations WHERE name = ?", name).Scan(&n); err != nil || n > 0 {
+		return false, err
+	}
 	if _, err := tx.ExecContext(ctx, body); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := s.exec(ctx, tx, "INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
 		name, s.cfg.Now().UTC().Format(time.RFC3339Nano)); err != nil {
-		return err
+		return false, err
 	}
-	return tx.Commit()
+	return true, tx.Commit()
 }
