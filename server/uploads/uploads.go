@@ -23,7 +23,7 @@ import (
 const (
 	DefaultMaxChunk = 256 << 10 // bytes of raw data per chunk (≈342 KiB base64 on the wire)
 	DefaultMaxSize  = 1 << 30   // bytes per upload, as sent and after decompression
-	MaxFetch        = 1 << 20   // bytes per FetchUpload call
+	MaxFetch        = 512 << 10 // bytes per FetchUpload call; base64 keeps the answer under a client's 1 MiB default cap
 	MaxNameLength   = 255
 )
 
