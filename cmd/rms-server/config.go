@@ -24,6 +24,7 @@ type config struct {
 	ShutdownTimeout     time.Duration
 	LogFormat           string
 	LogLevel            string
+	Pprof               string
 }
 
 // flags declares the flags on fs, bound to c.
@@ -40,6 +41,7 @@ func (c *config) flags(fs *flag.FlagSet) *string {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long to let requests finish on SIGTERM")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.Pprof, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) for profiling; off by default")
 	return fs.String("config", "", "optional config file of `name: value` lines (names as the flags)")
 }
 

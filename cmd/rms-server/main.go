@@ -11,6 +11,7 @@ import (
 	golog "log"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -219,6 +220,9 @@ func run(ctx context.Context, cfg *config, stdout io.Writer, getenv func(string)
 	log.WithFields(logrus.Fields{"listen": ln.Addr().String(), "store": store.Dialect()}).Info("serving")
 
 	go housekeeping(ctx, store, log)
+	if cfg.Pprof != "" {
+		go servePprof(cfg.Pprof, log)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.ServeTLS(ln, "", "") }()
 	select {
@@ -234,6 +238,20 @@ func run(ctx context.Context, cfg *config, stdout io.Writer, getenv func(string)
 	}
 	system("server.stop", "signal")
 	return nil
+}
+
+// servePprof serves the profiler on its own listener, never on the public
+// one: profiles reveal internals.
+func servePprof(addr string, log *logrus.Entry) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.WithField("addr", addr).Warn("profiler enabled")
+	if err := srv.ListenAndServe(); err != nil {
+		log.WithError(err).Error("profiler stopped")
+	}
 }
 
 func registration(cfg *config) string {
