@@ -5,7 +5,6 @@
 GO         ?= go
 TEST_FLAGS ?=
 BIN        := bin
-PKI_DIR    := var/pki
 
 .DEFAULT_GOAL := help
 .PHONY: help generate check build test bench run clean
@@ -39,15 +38,8 @@ test: ## Run every test (go test ./...); pass extra flags with TEST_FLAGS=...
 bench: ## Run the WS-Security benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./wssec/...
 
-run: build ## Build, and create a dev PKI in var/pki if there is none
-	@if [ -f $(PKI_DIR)/ca.key ]; then \
-		echo "dev PKI: $(PKI_DIR) (exists)"; \
-	else \
-		$(BIN)/rmsctl pki init --dir $(PKI_DIR) >/dev/null && \
-		$(BIN)/rmsctl pki issue-device --dir $(PKI_DIR) --id dev-0001 >/dev/null && \
-		echo "dev PKI: created $(PKI_DIR) with device dev-0001"; \
-	fi
-	@echo "note: rms-server arrives with the server issue; until then 'make run' only prepares the dev PKI."
+run: build ## Run the server on https://localhost:8443 (embedded store) with simulated devices
+	scripts/run.sh
 
-clean: ## Remove build output and the dev PKI (bin/, var/)
+clean: ## Remove build output, the dev PKI and the embedded store (bin/, var/)
 	rm -rf $(BIN) var
