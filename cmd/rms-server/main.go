@@ -231,6 +231,7 @@ func run(ctx context.Context, cfg *config, stdout io.Writer, getenv func(string)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	poll.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -3,6 +3,7 @@ package poller
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +19,10 @@ type Poller struct {
 	store   server.InstructionStore
 	now     func() time.Time
 	waiting atomic.Int64
+	// closing ends every wait at once when the server shuts down, so a
+	// graceful stop does not sit out 25-second polls.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 var _ server.InstructionPoller = (*Poller)(nil)
@@ -30,8 +35,12 @@ func New(store server.InstructionStore, now func() time.Time) (*Poller, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Poller{store: store, now: now}, nil
+	return &Poller{store: store, now: now, closing: make(chan struct{})}, nil
 }
+
+// Close ends every waiting poll now (each answers with what is pending,
+// usually nothing) and makes later polls answer without waiting.
+func (p *Poller) Close() { p.closeOnce.Do(func() { close(p.closing) }) }
 
 // Waiting is the number of polls waiting right now (for metrics).
 func (p *Poller) Waiting() int64 { return p.waiting.Load() }
@@ -70,6 +79,8 @@ func (p *Poller) Poll(ctx context.Context, ref server.MessageRef, limit int, wai
 		select {
 		case <-wake:
 		case <-deadline.C:
+			wait = 0
+		case <-p.closing:
 			wait = 0
 		case <-ctx.Done():
 			return nil, server.Wrap(server.CodeUnavailable, "poll was interrupted", ctx.Err())

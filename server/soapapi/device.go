@@ -100,7 +100,7 @@ func (a *API) serveDevice(w http.ResponseWriter, r *http.Request) {
 	code := server.CodeOf(err)
 	status := http.StatusOK
 	if err != nil {
-		if code == server.CodeInternal || code == server.CodeUnavailable {
+		if (code == server.CodeInternal || code == server.CodeUnavailable) && r.Context().Err() == nil {
 			a.log.WithError(err).WithFields(map[string]any{"op": c.op, "device": c.identity.DeviceID}).Warn("device request failed")
 		}
 		status = faultStatus(code)

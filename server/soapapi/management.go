@@ -49,7 +49,7 @@ func (a *API) serveManagement(w http.ResponseWriter, r *http.Request) {
 	code := server.CodeOf(err)
 	status := http.StatusOK
 	if err != nil {
-		if code == server.CodeInternal || code == server.CodeUnavailable {
+		if (code == server.CodeInternal || code == server.CodeUnavailable) && r.Context().Err() == nil {
 			a.log.WithError(err).WithField("op", c.op).Warn("management request failed")
 		}
 		status = faultStatus(code)
