@@ -17,11 +17,18 @@ const (
 	exitUsage   = 2
 )
 
-// env is what a command may touch: its streams. Commands never reach for
-// os.Stdin/os.Stdout directly, so the dispatch logic stays testable.
+// env is what a command may touch: its streams and the environment.
+// Commands never reach for os.Stdin/os.Stdout/os.Getenv directly, so the
+// dispatch logic stays testable.
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	lookupEnv      func(key string) (string, bool)
+}
+
+func (e *env) getenv(key string) string {
+	v, _ := e.lookupEnv(key)
+	return v
 }
 
 // command is one verb: either a leaf with run, or a group with subs.
@@ -40,11 +47,12 @@ type command struct {
 
 // commands is the dispatch table. Add a verb here and in its own file.
 func commands() []*command {
-	return []*command{pkiCommand(), envelopeCommand()}
+	return []*command{pkiCommand(), envelopeCommand(),
+		devicesCommand(), alarmsCommand(), instructionsCommand(), uploadsCommand(), auditCommand()}
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}))
+	os.Exit(run(os.Args[1:], &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv}))
 }
 
 // run dispatches args and returns the exit status.
