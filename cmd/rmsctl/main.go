@@ -101,19 +101,42 @@ func runLeaf(e *env, path []string, c *command, args []string) int {
 	// right stream for help (stdout) or a mistake (stderr).
 	fs.SetOutput(io.Discard)
 	action := c.flags(fs)
-	if err := fs.Parse(args); err != nil {
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printLeafUsage(e.stdout, path, c, fs)
 			return exitOK
 		}
 		return usageError(e, path, c, fs, err.Error())
 	}
-	status := action(e, fs.Args())
+	status := action(e, positional)
 	if status == exitUsage {
 		fmt.Fprintln(e.stderr)
 		printLeafUsage(e.stderr, path, c, fs)
 	}
 	return status
+}
+
+// parseInterspersed parses flags wherever they stand, so operators may type
+// them after the arguments ("devices show ID --json"), which package flag
+// alone would take as more arguments. "--" ends the flags: what follows is
+// positional even if it starts with "-".
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
 }
 
 // usageError reports a mistake in the command line and the usage.

@@ -33,7 +33,20 @@ const processTimeout = 60 * time.Second
 // run starts rmsctl with args and stdin and waits for it to exit.
 func run(stdin string, args ...string) *gexec.Session {
 	GinkgoHelper()
+	return runEnv(nil, stdin, args...)
+}
+
+// runEnv is run with extra environment variables. The RMS_* variables of
+// whoever runs the tests are left out, so they cannot change the outcome.
+func runEnv(environ []string, stdin string, args ...string) *gexec.Session {
+	GinkgoHelper()
 	cmd := exec.Command(rmsctl, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RMS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, environ...)
 	cmd.Stdin = strings.NewReader(stdin)
 	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
