@@ -37,6 +37,7 @@ func instructionsQueueVerb() remoteVerb {
 		summary:  "Queue an instruction for a device",
 		synopsis: "DEVICE TYPE [name=value ...] [--ttl 24h] [--request-id ID]",
 		details: "Parameters are name=value pairs; the value may be empty or contain '='.\n" +
+			"Put -- before parameters whose name starts with '-'.\n" +
 			"Queueing again with the same --request-id returns the first instruction\n" +
 			"instead of queueing a second one, so a retried script does no harm.",
 		setup: func(fs *flag.FlagSet) prepare {
@@ -117,7 +118,7 @@ func (s *session) showInstruction(in *management.Instruction) error {
 	fields := [][2]string{
 		{"ID", in.InstructionId}, {"Device", in.DeviceId}, {"Type", in.Type}, {"Status", str(in.Status)},
 		{"Created by", in.CreatedBy}, {"Created", when(in.CreatedAt)}, {"Expires", when(in.ExpiresAt)},
-		{"Updated", when(in.UpdatedAt)}, {"Exit code", strconv.Itoa(int(in.ExitCode))}, {"Upload", in.UploadId},
+		{"Updated", when(in.UpdatedAt)}, {"Exit code", exitCode(in)}, {"Upload", in.UploadId},
 	}
 	if err := s.show(in, fields, propertySection("Parameters", in.Parameter)); err != nil || s.json || in.Output == "" {
 		return err
@@ -134,6 +135,17 @@ func (s *session) showInstruction(in *management.Instruction) error {
 	}, strings.TrimRight(in.Output, "\n"))
 	_, err := fmt.Fprintf(s.stdout, "\nOutput:\n%s\n", out)
 	return err
+}
+
+// exitCode is shown only once the device has finished: before that the
+// schema's zero would read as a success that has not happened.
+func exitCode(in *management.Instruction) string {
+	switch str(in.Status) {
+	case string(management.InstructionStatusSucceeded), string(management.InstructionStatusFailed),
+		string(management.InstructionStatusRejected):
+		return strconv.Itoa(int(in.ExitCode))
+	}
+	return ""
 }
 
 var instructionColumns = columns[*management.Instruction]{

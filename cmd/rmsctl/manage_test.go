@@ -264,6 +264,27 @@ var _ = Describe("management verbs against a running rms-server", Ordered, func(
 			Expect(field(items(ok("instructions", "list", "--status", "queued", "--json")), "instructionId")).To(ConsistOf(id))
 			Expect(items(ok("instructions", "list", "--status", "succeeded", "--json"))).To(BeEmpty())
 		})
+
+		It("shows the device's result and output once it has finished", func() {
+			Expect(ok("instructions", "show", id)).NotTo(ContainSubstring("Output:"))
+			ctx := context.Background()
+			dev := s.Device("dev-0001")
+			polled, err := dev.RequestInstructions(ctx, &soapclient.RequestInstructions{DeviceRequest: &soapclient.DeviceRequest{}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(polled.Instruction).To(HaveLen(1))
+			failed := soapclient.InstructionStatusFailed
+			_, err = dev.ReportInstructionResult(ctx, &soapclient.ReportInstructionResult{DeviceRequest: &soapclient.DeviceRequest{},
+				InstructionId: id, Status: &failed, ExitCode: 3, Output: "selftest: tube\n\u202eFAIL\n", FinishedAt: soapclient.NewDateTime(time.Now())})
+			Expect(err).NotTo(HaveOccurred())
+
+			out := ok("instructions", "show", id)
+			Expect(out).To(MatchRegexp(`(?m)^Status:\s+failed$`))
+			Expect(out).To(MatchRegexp(`(?m)^Exit code:\s+3$`))
+			// The device's bidirectional override is blanked, its lines kept.
+			// (XML cannot carry an escape character at all.)
+			Expect(out).To(HaveSuffix("\nOutput:\nselftest: tube\n FAIL\n"))
+			Expect(field(items(ok("instructions", "list", "--status", "failed", "--json")), "instructionId")).To(ConsistOf(id))
+		})
 	})
 
 	Describe("uploads", func() {
