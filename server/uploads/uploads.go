@@ -207,13 +207,13 @@ func (s *Service) Commit(ctx context.Context, deviceID, id string) (*server.Uplo
 		return nil, unavailable("uploads.Commit", err)
 	}
 	if !strings.EqualFold(sum, up.SHA256) {
-		return s.fail(ctx, up, "uploaded content does not match its SHA-256")
+		return s.fail(ctx, up, server.Errorf(server.CodeMalformed, "uploaded content does not match its SHA-256"))
 	}
 	final := s.path(id, "")
 	if up.Compression == server.CompressionGzip {
 		if err := s.gunzip(part, final+".tmp"); err != nil {
 			if server.CodeOf(err) == server.CodeMalformed || server.CodeOf(err) == server.CodeTooLarge {
-				return s.fail(ctx, up, server.MessageOf(err))
+				return s.fail(ctx, up, err)
 			}
 			return nil, err
 		}
@@ -238,12 +238,14 @@ func (s *Service) Commit(ctx context.Context, deviceID, id string) (*server.Uplo
 	return done, nil
 }
 
-func (s *Service) fail(ctx context.Context, up *server.Upload, why string) (*server.Upload, error) {
+// fail marks the upload failed and returns why, keeping its code: a gzip
+// bomb is TOO_LARGE, not MALFORMED, so a device can tell the two apart.
+func (s *Service) fail(ctx context.Context, up *server.Upload, why error) (*server.Upload, error) {
 	if _, err := s.cfg.Store.FinishUpload(ctx, up.ID, server.UploadFailed, s.cfg.Now()); err != nil {
 		return nil, fmt.Errorf("uploads.Commit: %w", err)
 	}
 	_ = os.Remove(s.path(up.ID, ".part"))
-	return nil, server.Errorf(server.CodeMalformed, "%s", why)
+	return nil, why
 }
 
 func (s *Service) gunzip(src, dst string) error {
