@@ -26,6 +26,13 @@ const (
 	saltLen      = 16
 )
 
+// Bounds on the parameters CheckPassword accepts from a stored hash: far
+// above what HashPassword writes, far below what would exhaust the host.
+const (
+	maxArgonTime   = 64
+	maxArgonMemory = 1 << 20 // KiB: 1 GiB
+)
+
 // MinPasswordLength is the shortest password HashPassword accepts.
 const MinPasswordLength = 12
 
@@ -60,10 +67,16 @@ func CheckPassword(hash, password string) (bool, error) {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &iter, &threads); err != nil {
 		return false, errors.New("auth.CheckPassword: bad parameters")
 	}
+	// argon2 panics on zero rounds or threads, and a huge memory cost is a
+	// fatal out-of-memory that no recover catches: one bad stored hash must
+	// not take the server down.
+	if iter < 1 || iter > maxArgonTime || threads < 1 || mem < 8*uint32(threads) || mem > maxArgonMemory {
+		return false, errors.New("auth.CheckPassword: parameters out of range")
+	}
 	b64 := base64.RawStdEncoding
 	salt, err1 := b64.DecodeString(parts[4])
 	want, err2 := b64.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 {
+	if err1 != nil || err2 != nil || len(want) == 0 || len(want) > 1024 {
 		return false, errors.New("auth.CheckPassword: bad encoding")
 	}
 	got := argon2.IDKey([]byte(password), salt, iter, mem, threads, uint32(len(want)))
