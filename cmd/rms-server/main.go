@@ -145,10 +145,10 @@ func run(ctx context.Context, cfg *config, stdout io.Writer, getenv func(string)
 		return err
 	}
 	if svc.ingest, err = ingest.New(ingest.Config{Store: store, Batch: batch.Config{
-		Flushers: flushers(store), Observe: svc.metrics.BatchObserver("heartbeat")}}); err != nil {
+		Observe: svc.metrics.BatchObserver("heartbeat")}}); err != nil {
 		return err
 	}
-	if svc.replay, err = replay.New(store, batch.Config{Flushers: flushers(store), Observe: svc.metrics.BatchObserver("replay")}); err != nil {
+	if svc.replay, err = replay.New(store, batch.Config{Observe: svc.metrics.BatchObserver("replay")}); err != nil {
 		return err
 	}
 	system := func(action, detail string) {
@@ -279,13 +279,6 @@ func housekeeping(ctx context.Context, store *sqlstore.Store, log *logrus.Entry)
 			}
 		}
 	}
-}
-
-func flushers(s *sqlstore.Store) int {
-	if s.Dialect() == "postgres" {
-		return 4
-	}
-	return 1
 }
 
 func firstAdmin(ctx context.Context, store server.UserStore, stdout io.Writer, getenv func(string) string, system func(string, string)) error {

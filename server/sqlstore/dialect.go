@@ -44,7 +44,7 @@ var postgres = &dialect{
 	},
 	types: strings.NewReplacer(
 		"{{time}}", "TIMESTAMPTZ",
-		"{{json}}", "JSONB",
+		"{{json}}", "JSON", // stored as sent: cheaper to write than JSONB, and never queried into
 		"{{serial}}", "BIGSERIAL PRIMARY KEY",
 		"{{epoch}}", "'epoch'",
 	),
