@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rmsproject/rms/server"
 	"github.com/rmsproject/rms/server/batch"
@@ -42,9 +43,18 @@ func (l *Log) Record(ctx context.Context, e server.AuditEntry) error {
 		e.Time = l.now()
 	}
 	if len(e.Detail) > MaxDetail {
-		e.Detail = e.Detail[:MaxDetail]
+		// Cut at a character boundary: PostgreSQL refuses invalid UTF-8,
+		// and records are served in XML.
+		cut := MaxDetail
+		for cut > 0 && !utf8.RuneStart(e.Detail[cut]) {
+			cut--
+		}
+		e.Detail = e.Detail[:cut]
 	}
 	if _, err := l.c.Do(ctx, e); err != nil {
+		if server.CodeOf(err) == server.CodeInternal {
+			err = server.Wrap(server.CodeUnavailable, "audit record could not be stored", err)
+		}
 		return fmt.Errorf("auditlog.Record: %w", err)
 	}
 	return nil
@@ -66,6 +76,12 @@ func Verify(ctx context.Context, store server.AuditStore) (Report, error) {
 	var brk *server.ChainBreak
 	stop := errors.New("stop")
 	err := store.ScanAudit(ctx, 1, func(r server.AuditRecord) error {
+		// The chain starts at 1: without this, deleting its head would go
+		// unnoticed, since the verifier checks links only between records.
+		if v.Checked == 0 && r.Sequence != 1 {
+			brk = &server.ChainBreak{Sequence: 1, Reason: "record is missing"}
+			return stop
+		}
 		if brk = v.Next(r); brk != nil {
 			return stop
 		}

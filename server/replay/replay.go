@@ -34,6 +34,11 @@ func New(store server.ReplayStore, cfg batch.Config) (*Guard, error) {
 func (g *Guard) Seen(ctx context.Context, key string, until time.Time) (bool, error) {
 	seen, err := g.c.Do(ctx, server.ReplayRecord{Key: key, Until: until})
 	if err != nil {
+		// Whatever kept the record from being written (an uncoded store
+		// error, a closed guard, a flush that panicked) is worth a retry.
+		if server.CodeOf(err) == server.CodeInternal {
+			err = server.Wrap(server.CodeUnavailable, "replay check is unavailable", err)
+		}
 		return false, fmt.Errorf("replay.Seen: %w", err)
 	}
 	return seen, nil
