@@ -179,10 +179,15 @@ type Heartbeat struct {
 	State      HealthState
 	Metrics    []Metric
 	Properties []Attr // only the ones that changed since the last heartbeat
+	// Replay, when its Key is set, is the signed message's replay record:
+	// the store records it in the heartbeat's own transaction and skips
+	// the heartbeat if it was recorded before.
+	Replay ReplayRecord
 }
 
 // HeartbeatAck is the answer to a heartbeat.
 type HeartbeatAck struct {
+	Replayed            bool // the replay key was recorded before; nothing was written
 	Duplicate           bool // the message id was applied before; nothing was written
 	IntervalSeconds     int
 	InstructionsPending bool

@@ -70,8 +70,11 @@ type HeartbeatStore interface {
 	// ack per heartbeat, in order. A new heartbeat updates its device's
 	// status (state, last seen, latest metrics, merged properties) and
 	// appends a history entry; a repeated (DeviceID, MessageID) is skipped
-	// and acked with Duplicate. Every ack carries the device's interval and
-	// whether instructions wait for it. The device must have been admitted.
+	// and acked with Duplicate. A heartbeat carrying a Replay key already
+	// recorded is skipped and acked with Replayed; its key is recorded in
+	// the same transaction otherwise. Every ack carries the device's
+	// interval and whether instructions wait for it. The device must have
+	// been admitted.
 	WriteHeartbeats(ctx context.Context, batch []Heartbeat) ([]HeartbeatAck, error)
 }
 

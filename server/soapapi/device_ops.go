@@ -49,7 +49,7 @@ func attrs(in []*device.NameValue) []server.Attr {
 }
 
 func heartbeat(a *API, ctx context.Context, c *deviceCall, req *device.Heartbeat) (any, error) {
-	hb := server.Heartbeat{MessageRef: c.ref, ReceivedAt: a.cfg.Now(), Properties: attrs(req.Property)}
+	hb := server.Heartbeat{MessageRef: c.ref, ReceivedAt: a.cfg.Now(), Properties: attrs(req.Property), Replay: c.replay}
 	if req.State != nil {
 		hb.State = server.HealthState(*req.State)
 		switch hb.State {
@@ -66,6 +66,9 @@ func heartbeat(a *API, ctx context.Context, c *deviceCall, req *device.Heartbeat
 	ack, err := a.cfg.Ingest.Heartbeat(ctx, hb)
 	if err != nil {
 		return nil, err
+	}
+	if ack.Replayed {
+		return nil, errReplay
 	}
 	return &device.HeartbeatResponse{DeviceResponse: response(c), ServerTime: xsdTime(a.cfg.Now()),
 		NextIntervalSeconds: int32(ack.IntervalSeconds), InstructionsPending: ack.InstructionsPending}, nil

@@ -314,6 +314,28 @@ func contract(b backend) {
 			Expect(hist).To(HaveLen(2))
 		})
 
+		It("refuses a heartbeat whose replay key was recorded, by RecordReplays or an earlier heartbeat", func() {
+			until := now.Add(time.Hour)
+			h1 := hb(dev, now, server.StateOK)
+			h1.Replay = server.ReplayRecord{Key: id("replay"), Until: until}
+			h2 := hb(dev, now.Add(time.Second), server.StateOK)
+			h2.Replay = server.ReplayRecord{Key: id("replay"), Until: until}
+			seen, err := st.RecordReplays(ctx, []server.ReplayRecord{h2.Replay})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(seen).To(Equal([]bool{false}))
+			h3 := h1
+			h3.MessageID = id("msg") // a re-send of h1's signed bytes under any id is still a replay
+			acks, err := st.WriteHeartbeats(ctx, []server.Heartbeat{h1, h2, h3})
+			Expect(err).NotTo(HaveOccurred())
+			Expect([]bool{acks[0].Replayed, acks[1].Replayed, acks[2].Replayed}).To(Equal([]bool{false, true, true}))
+			seen, err = st.RecordReplays(ctx, []server.ReplayRecord{h1.Replay})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(seen).To(Equal([]bool{true}))
+			hist, _, err := st.DeviceHistory(ctx, server.HistoryFilter{DeviceID: dev}, server.Page{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(hist).To(HaveLen(1))
+		})
+
 		It("applies each heartbeat once when batches race", func() {
 			var batch []server.Heartbeat
 			for i := range 40 {

@@ -47,6 +47,10 @@ func (s *Store) WriteHeartbeats(ctx context.Context, batch []server.Heartbeat) (
 	now := s.cfg.Now()
 	acks := make([]server.HeartbeatAck, len(batch))
 	err := s.inTx(ctx, method, func(tx *sql.Tx) error {
+		batch, index, err := s.dropReplays(ctx, tx, batch, acks)
+		if err != nil {
+			return err
+		}
 		fresh, err := s.recordHeartbeatMessages(ctx, tx, batch, now)
 		if err != nil {
 			return err
@@ -58,7 +62,7 @@ func (s *Store) WriteHeartbeats(ctx context.Context, batch []server.Heartbeat) (
 		var written []server.Heartbeat
 		for i, hb := range batch {
 			if !fresh[i] {
-				acks[i].Duplicate = true
+				acks[index[i]].Duplicate = true
 				continue
 			}
 			if devices[hb.DeviceID] == nil {
@@ -86,11 +90,11 @@ func (s *Store) WriteHeartbeats(ctx context.Context, batch []server.Heartbeat) (
 			return err
 		}
 		for i, hb := range batch {
-			acks[i].IntervalSeconds = server.DefaultHeartbeatInterval
+			acks[index[i]].IntervalSeconds = server.DefaultHeartbeatInterval
 			if d := devices[hb.DeviceID]; d != nil && d.interval > 0 {
-				acks[i].IntervalSeconds = d.interval
+				acks[index[i]].IntervalSeconds = d.interval
 			}
-			acks[i].InstructionsPending = pending[hb.DeviceID]
+			acks[index[i]].InstructionsPending = pending[hb.DeviceID]
 		}
 		return nil
 	})
@@ -98,6 +102,43 @@ func (s *Store) WriteHeartbeats(ctx context.Context, batch []server.Heartbeat) (
 		return nil, err
 	}
 	return acks, nil
+}
+
+// dropReplays records the replay keys the batch carries, in the same
+// transaction as the heartbeats, and returns the heartbeats that are not
+// replays with each one's index in the original batch; replays are acked
+// with Replayed. Folding the check into the write saves the hot path a
+// transaction per batch.
+func (s *Store) dropReplays(ctx context.Context, tx *sql.Tx, batch []server.Heartbeat, acks []server.HeartbeatAck) ([]server.Heartbeat, []int, error) {
+	var records []server.ReplayRecord
+	var carriers []int
+	for i, hb := range batch {
+		if hb.Replay.Key != "" {
+			records = append(records, hb.Replay)
+			carriers = append(carriers, i)
+		}
+	}
+	replayed := make([]bool, len(batch))
+	if len(records) > 0 {
+		seen, err := s.recordReplays(ctx, tx, records)
+		if err != nil {
+			return nil, nil, err
+		}
+		for j, i := range carriers {
+			replayed[i] = seen[j]
+		}
+	}
+	kept := make([]server.Heartbeat, 0, len(batch))
+	index := make([]int, 0, len(batch))
+	for i, hb := range batch {
+		if replayed[i] {
+			acks[i].Replayed = true
+			continue
+		}
+		kept = append(kept, hb)
+		index = append(index, i)
+	}
+	return kept, index, nil
 }
 
 func sentAt(hb server.Heartbeat) time.Time {

@@ -21,39 +21,10 @@ func (s *Store) RecordReplays(ctx context.Context, records []server.ReplayRecord
 			return nil, fail(method, server.CodeMalformed, "replay key is required")
 		}
 	}
-	first := map[string]int{}
-	var uniq []server.ReplayRecord
-	for i, r := range records {
-		if _, ok := first[r.Key]; !ok {
-			first[r.Key] = i
-			uniq = append(uniq, r)
-		}
-	}
-	replay := make([]bool, len(records))
-	for i := range replay {
-		replay[i] = true
-	}
-	err := s.inTx(ctx, method, func(tx *sql.Tx) error {
-		return chunks(uniq, rowsPerStatement, func(c []server.ReplayRecord) error {
-			args := make([]any, 0, len(c)*2)
-			for _, r := range c {
-				args = append(args, r.Key, s.t(r.Until))
-			}
-			rows, err := s.query(ctx, tx, "INSERT INTO replays (key, until) VALUES "+placeholders(len(c), 2)+
-				" ON CONFLICT (key) DO NOTHING RETURNING key", args...)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var k string
-				if err := rows.Scan(&k); err != nil {
-					return err
-				}
-				replay[first[k]] = false
-			}
-			return rows.Err()
-		})
+	var replay []bool
+	err := s.inTx(ctx, method, func(tx *sql.Tx) (err error) {
+		replay, err = s.recordReplays(ctx, tx, records)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -84,4 +55,42 @@ func (s *Store) Housekeep(ctx context.Context, now time.Time) (int, error) {
 		return 0, err
 	}
 	return int(expired), nil
+}
+
+// recordReplays records keys inside tx and reports, per record, whether
+// its key was there before (or earlier in the same batch).
+func (s *Store) recordReplays(ctx context.Context, tx *sql.Tx, records []server.ReplayRecord) ([]bool, error) {
+	first := map[string]int{}
+	var uniq []server.ReplayRecord
+	for i, r := range records {
+		if _, ok := first[r.Key]; !ok {
+			first[r.Key] = i
+			uniq = append(uniq, r)
+		}
+	}
+	replay := make([]bool, len(records))
+	for i := range replay {
+		replay[i] = true
+	}
+	err := chunks(uniq, rowsPerStatement, func(c []server.ReplayRecord) error {
+		args := make([]any, 0, len(c)*2)
+		for _, r := range c {
+			args = append(args, r.Key, s.t(r.Until))
+		}
+		rows, err := s.query(ctx, tx, "INSERT INTO replays (key, until) VALUES "+placeholders(len(c), 2)+
+			" ON CONFLICT (key) DO NOTHING RETURNING key", args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return err
+			}
+			replay[first[k]] = false
+		}
+		return rows.Err()
+	})
+	return replay, err
 }
