@@ -198,7 +198,13 @@ func reportAuditEvents(a *API, ctx context.Context, c *deviceCall, req *device.R
 			e.Detail = ev.Actor + ": " + e.Detail
 		}
 		if ev.Outcome != nil {
-			e.Outcome = server.AuditOutcome(*ev.Outcome)
+			// The chain is append-only: an outcome no reader knows would
+			// stay in it for good.
+			switch e.Outcome = server.AuditOutcome(*ev.Outcome); e.Outcome {
+			case server.OutcomeSuccess, server.OutcomeFailure, server.OutcomeDenied:
+			default:
+				return nil, server.Errorf(server.CodeMalformed, "unknown outcome %q", *ev.Outcome)
+			}
 		}
 		entries = append(entries, e)
 		last = max(last, ev.Sequence)
