@@ -114,6 +114,32 @@ var managementSamples = map[string]sample{
 		},
 		zero: &management.GetDeviceHistoryResponse{},
 	},
+	"RegisterDevice": {
+		full: &management.RegisterDevice{
+			DeviceId: "dev-0042", DisplayName: "Analyser, lab 3", Customer: "St. Elsewhere Hospital",
+			Site: "Main campus", Model: "Lyra 9",
+		},
+		zero: &management.RegisterDevice{DeviceId: "dev-0043"},
+	},
+	"RegisterDeviceResponse": {
+		full: &management.RegisterDeviceResponse{Device: &management.Device{
+			Summary: &management.DeviceSummary{
+				DeviceId: "dev-0042", DisplayName: "Analyser, lab 3", Customer: "St. Elsewhere Hospital",
+				Site: "Main campus", Model: "Lyra 9", State: ptr(management.HealthStateOffline),
+			},
+		}},
+		zero: &management.RegisterDeviceResponse{Device: &management.Device{
+			Summary: &management.DeviceSummary{DeviceId: "dev-0043", State: ptr(management.HealthStateOffline)},
+		}},
+	},
+	"RevokeCertificate": {
+		full: &management.RevokeCertificate{Serial: "0B7F3A9C2E41D6", Reason: "key compromise: device stolen"},
+		zero: &management.RevokeCertificate{Serial: "b7f3a9c2e41d6"},
+	},
+	"RevokeCertificateResponse": {
+		full: &management.RevokeCertificateResponse{Serial: "b7f3a9c2e41d6"},
+		zero: &management.RevokeCertificateResponse{Serial: "0"},
+	},
 	"ListAlarms": {
 		full: &management.ListAlarms{
 			DeviceId: "dev-0001", State: ptr(management.AlarmStateActive), MinSeverity: ptr(management.SeverityMinor),
@@ -179,6 +205,20 @@ var managementSamples = map[string]sample{
 			NextPageToken: "eyJwIjozfQ",
 		},
 		zero: &management.ListInstructionsResponse{},
+	},
+	"CancelInstruction": {
+		full: &management.CancelInstruction{InstructionId: "ins-20260314-0009"},
+		zero: &management.CancelInstruction{InstructionId: "i"},
+	},
+	"CancelInstructionResponse": {
+		full: &management.CancelInstructionResponse{Instruction: &management.Instruction{
+			InstructionId: "ins-20260314-0009", DeviceId: "dev-0001", Type: "RestartAgent",
+			Parameter: []*management.NameValue{{Name: "grace", Value: ""}},
+			Status:    ptr(management.InstructionStatusCancelled), CreatedBy: "a.operator",
+			CreatedAt: at("2026-03-14T09:40:00Z"), ExpiresAt: at("2026-03-15T09:40:00Z"),
+			UpdatedAt: at("2026-03-14T09:42:10Z"),
+		}},
+		zero: &management.CancelInstructionResponse{Instruction: queuedInstruction()},
 	},
 	"ListUploads": {
 		full: &management.ListUploads{

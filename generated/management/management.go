@@ -260,6 +260,53 @@ type GetDeviceHistoryResponse struct {
 	NextPageToken string `xml:"nextPageToken,omitempty" json:"nextPageToken,omitempty"`
 }
 
+type RegisterDevice struct {
+	XMLName xml.Name `xml:"urn:rms:management:v1 RegisterDevice"`
+
+	// Device id: the CN its certificate will carry.
+
+	DeviceId string `xml:"deviceId,omitempty" json:"deviceId,omitempty"`
+
+	DisplayName string `xml:"displayName,omitempty" json:"displayName,omitempty"`
+
+	// Customer the device belongs to.
+
+	Customer string `xml:"customer,omitempty" json:"customer,omitempty"`
+
+	// Site within the customer.
+
+	Site string `xml:"site,omitempty" json:"site,omitempty"`
+
+	Model string `xml:"model,omitempty" json:"model,omitempty"`
+}
+
+type RegisterDeviceResponse struct {
+	XMLName xml.Name `xml:"urn:rms:management:v1 RegisterDeviceResponse"`
+
+	// The registered device; its state is offline until its first heartbeat.
+	Device *Device `xml:"device,omitempty" json:"device,omitempty"`
+}
+
+type RevokeCertificate struct {
+	XMLName xml.Name `xml:"urn:rms:management:v1 RevokeCertificate"`
+
+	// The certificate serial number in hex, without separators, as the server stores it (lower case, no leading zeros); upper case and leading zeros, as openssl x509 -serial prints them, are accepted too.
+
+	Serial string `xml:"serial,omitempty" json:"serial,omitempty"`
+
+	// Why, for the record (e.g. key compromise, device retired).
+
+	Reason string `xml:"reason,omitempty" json:"reason,omitempty"`
+}
+
+type RevokeCertificateResponse struct {
+	XMLName xml.Name `xml:"urn:rms:management:v1 RevokeCertificateResponse"`
+
+	// The revoked serial as the server stores it: lower-case hex, no leading zeros.
+
+	Serial string `xml:"serial,omitempty" json:"serial,omitempty"`
+}
+
 type ListAlarms struct {
 	XMLName xml.Name `xml:"urn:rms:management:v1 ListAlarms"`
 
@@ -387,6 +434,18 @@ type ListInstructionsResponse struct {
 	// Pass as pageToken to get the next page; absent on the last page.
 
 	NextPageToken string `xml:"nextPageToken,omitempty" json:"nextPageToken,omitempty"`
+}
+
+type CancelInstruction struct {
+	XMLName xml.Name `xml:"urn:rms:management:v1 CancelInstruction"`
+
+	InstructionId string `xml:"instructionId,omitempty" json:"instructionId,omitempty"`
+}
+
+type CancelInstructionResponse struct {
+	XMLName xml.Name `xml:"urn:rms:management:v1 CancelInstructionResponse"`
+
+	Instruction *Instruction `xml:"instruction,omitempty" json:"instruction,omitempty"`
 }
 
 type ListUploads struct {
@@ -739,6 +798,22 @@ type ManagementServicePortType interface {
 	// Error can be either of the following types:
 	//
 	//   - ManagementFault
+	/* Pre-register a device (needed when the server requires registration); CONFLICT if it exists. Returns the device as GetDevice does. */
+	RegisterDevice(request *RegisterDevice) (*RegisterDeviceResponse, error)
+
+	RegisterDeviceContext(ctx context.Context, request *RegisterDevice) (*RegisterDeviceResponse, error)
+
+	// Error can be either of the following types:
+	//
+	//   - ManagementFault
+	/* Revoke a device certificate by serial number: later requests signed or authenticated with it are refused with FORBIDDEN. The replica that receives the revocation applies it at once; other replicas remember a device admission for up to 30 seconds (AdmitCacheTTL), so there it takes effect within that time. */
+	RevokeCertificate(request *RevokeCertificate) (*RevokeCertificateResponse, error)
+
+	RevokeCertificateContext(ctx context.Context, request *RevokeCertificate) (*RevokeCertificateResponse, error)
+
+	// Error can be either of the following types:
+	//
+	//   - ManagementFault
 	/* Alarms, filtered by device, state and severity, paged. */
 	ListAlarms(request *ListAlarms) (*ListAlarmsResponse, error)
 
@@ -783,6 +858,14 @@ type ManagementServicePortType interface {
 	ListInstructions(request *ListInstructions) (*ListInstructionsResponse, error)
 
 	ListInstructionsContext(ctx context.Context, request *ListInstructions) (*ListInstructionsResponse, error)
+
+	// Error can be either of the following types:
+	//
+	//   - ManagementFault
+	/* Cancel an instruction that is not final yet: it is no longer handed out, and a device reporting on it is answered cancel=true. CONFLICT when it is already final. */
+	CancelInstruction(request *CancelInstruction) (*CancelInstructionResponse, error)
+
+	CancelInstructionContext(ctx context.Context, request *CancelInstruction) (*CancelInstructionResponse, error)
 
 	// Error can be either of the following types:
 	//
@@ -865,6 +948,40 @@ func (service *managementServicePortType) GetDeviceHistoryContext(ctx context.Co
 
 func (service *managementServicePortType) GetDeviceHistory(request *GetDeviceHistory) (*GetDeviceHistoryResponse, error) {
 	return service.GetDeviceHistoryContext(
+		context.Background(),
+		request,
+	)
+}
+
+func (service *managementServicePortType) RegisterDeviceContext(ctx context.Context, request *RegisterDevice) (*RegisterDeviceResponse, error) {
+	response := new(RegisterDeviceResponse)
+	err := service.client.CallContext(ctx, "urn:rms:management:v1/RegisterDevice", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *managementServicePortType) RegisterDevice(request *RegisterDevice) (*RegisterDeviceResponse, error) {
+	return service.RegisterDeviceContext(
+		context.Background(),
+		request,
+	)
+}
+
+func (service *managementServicePortType) RevokeCertificateContext(ctx context.Context, request *RevokeCertificate) (*RevokeCertificateResponse, error) {
+	response := new(RevokeCertificateResponse)
+	err := service.client.CallContext(ctx, "urn:rms:management:v1/RevokeCertificate", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *managementServicePortType) RevokeCertificate(request *RevokeCertificate) (*RevokeCertificateResponse, error) {
+	return service.RevokeCertificateContext(
 		context.Background(),
 		request,
 	)
@@ -967,6 +1084,23 @@ func (service *managementServicePortType) ListInstructionsContext(ctx context.Co
 
 func (service *managementServicePortType) ListInstructions(request *ListInstructions) (*ListInstructionsResponse, error) {
 	return service.ListInstructionsContext(
+		context.Background(),
+		request,
+	)
+}
+
+func (service *managementServicePortType) CancelInstructionContext(ctx context.Context, request *CancelInstruction) (*CancelInstructionResponse, error) {
+	response := new(CancelInstructionResponse)
+	err := service.client.CallContext(ctx, "urn:rms:management:v1/CancelInstruction", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *managementServicePortType) CancelInstruction(request *CancelInstruction) (*CancelInstructionResponse, error) {
+	return service.CancelInstructionContext(
 		context.Background(),
 		request,
 	)
