@@ -27,7 +27,7 @@ type deviceLoop struct {
 	every     time.Duration
 	lastProps map[string]string
 	lastUnits map[string]string
-	sinceFull int // heartbeats since the last one that carried everything
+	sinceFull int           // heartbeats since the last one that carried everything
 	deferred  []agent.Event // events that ride on the next heartbeat
 }
 
