@@ -124,6 +124,11 @@ type InstructionStore interface {
 	// CodeConflict once it is final). It returns true when the operator
 	// cancelled the instruction, so the device should stop.
 	ReportInstructionResult(ctx context.Context, ref MessageRef, r InstructionResult, now time.Time) (cancel bool, err error)
+	// CancelInstruction cancels an instruction that is not final yet
+	// (CodeNotFound for an unknown one, CodeConflict once it is final):
+	// it is no longer handed out, and a device that reports on it
+	// afterwards is told to stop.
+	CancelInstruction(ctx context.Context, id string, now time.Time) (*Instruction, error)
 	// WatchInstructions returns a channel that receives a value whenever an
 	// instruction is queued for the device, here or on another replica,
 	// until stop is called. It holds no database connection of its own.

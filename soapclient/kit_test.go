@@ -240,6 +240,10 @@ var managementAnswers = map[string]string{
 	"GetDevice":   `<m:device><m:gatewayId>gw-1</m:gatewayId><m:agentVersion>1.2.3</m:agentVersion></m:device>`,
 	"FetchUpload": `<m:uploadId>u-1</m:uploadId><m:size>5</m:size><m:eof>true</m:eof><m:data>aGVsbG8=</m:data>`,
 	"ListDevices": `<m:device><m:deviceId>dev-0001</m:deviceId></m:device><m:nextPageToken>p2</m:nextPageToken>`,
+	"RegisterDevice": `<m:device><m:summary><m:deviceId>dev-0042</m:deviceId><m:model>Lyra 9</m:model>` +
+		`<m:state>offline</m:state></m:summary></m:device>`,
+	"RevokeCertificate": `<m:serial>b7f3a9</m:serial>`,
+	"CancelInstruction": `<m:instruction><m:instructionId>ins-1</m:instructionId><m:status>cancelled</m:status></m:instruction>`,
 }
 
 func (s *fakeServer) management(w http.ResponseWriter, r *http.Request) {

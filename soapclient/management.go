@@ -59,6 +59,17 @@ func (m *Management) GetDeviceHistory(ctx context.Context, req *management.GetDe
 	return manage[management.GetDeviceHistoryResponse](ctx, m, "GetDeviceHistory", req)
 }
 
+// RegisterDevice pre-registers a device; the server answers CONFLICT if it
+// exists.
+func (m *Management) RegisterDevice(ctx context.Context, req *management.RegisterDevice) (*management.RegisterDeviceResponse, error) {
+	return manage[management.RegisterDeviceResponse](ctx, m, "RegisterDevice", req)
+}
+
+// RevokeCertificate revokes a device certificate by its hex serial number.
+func (m *Management) RevokeCertificate(ctx context.Context, req *management.RevokeCertificate) (*management.RevokeCertificateResponse, error) {
+	return manage[management.RevokeCertificateResponse](ctx, m, "RevokeCertificate", req)
+}
+
 // ListAlarms lists alarms.
 func (m *Management) ListAlarms(ctx context.Context, req *management.ListAlarms) (*management.ListAlarmsResponse, error) {
 	return manage[management.ListAlarmsResponse](ctx, m, "ListAlarms", req)
@@ -87,6 +98,12 @@ func (m *Management) GetInstruction(ctx context.Context, req *management.GetInst
 // ListInstructions lists instructions.
 func (m *Management) ListInstructions(ctx context.Context, req *management.ListInstructions) (*management.ListInstructionsResponse, error) {
 	return manage[management.ListInstructionsResponse](ctx, m, "ListInstructions", req)
+}
+
+// CancelInstruction cancels an instruction that is not final yet; the
+// server answers CONFLICT once it is.
+func (m *Management) CancelInstruction(ctx context.Context, req *management.CancelInstruction) (*management.CancelInstructionResponse, error) {
+	return manage[management.CancelInstructionResponse](ctx, m, "CancelInstruction", req)
 }
 
 // ListUploads lists uploaded files.

@@ -3,10 +3,13 @@ package soapclient_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/xml"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -285,6 +288,22 @@ var _ = Describe("Management client", func() {
 		Entry(nil, "GetDeviceHistory", func(c context.Context, m *soapclient.Management) (any, error) {
 			return m.GetDeviceHistory(c, &management.GetDeviceHistory{DeviceId: "dev-0001"})
 		}),
+		Entry(nil, "RegisterDevice", func(c context.Context, m *soapclient.Management) (any, error) {
+			r, err := m.RegisterDevice(c, &management.RegisterDevice{DeviceId: "dev-0042", Model: "Lyra 9"})
+			if err == nil {
+				Expect(r.Device.Summary.DeviceId).To(Equal("dev-0042"))
+				Expect(r.Device.Summary.Model).To(Equal("Lyra 9"))
+				Expect(*r.Device.Summary.State).To(Equal(management.HealthStateOffline))
+			}
+			return r, err
+		}),
+		Entry(nil, "RevokeCertificate", func(c context.Context, m *soapclient.Management) (any, error) {
+			r, err := m.RevokeCertificate(c, &management.RevokeCertificate{Serial: "B7F3A9", Reason: "stolen"})
+			if err == nil {
+				Expect(r.Serial).To(Equal("b7f3a9"))
+			}
+			return r, err
+		}),
 		Entry(nil, "ListAlarms", func(c context.Context, m *soapclient.Management) (any, error) {
 			return m.ListAlarms(c, &management.ListAlarms{})
 		}),
@@ -303,6 +322,14 @@ var _ = Describe("Management client", func() {
 		Entry(nil, "ListInstructions", func(c context.Context, m *soapclient.Management) (any, error) {
 			return m.ListInstructions(c, &management.ListInstructions{})
 		}),
+		Entry(nil, "CancelInstruction", func(c context.Context, m *soapclient.Management) (any, error) {
+			r, err := m.CancelInstruction(c, &management.CancelInstruction{InstructionId: "ins-1"})
+			if err == nil {
+				Expect(r.Instruction.InstructionId).To(Equal("ins-1"))
+				Expect(*r.Instruction.Status).To(Equal(management.InstructionStatusCancelled))
+			}
+			return r, err
+		}),
 		Entry(nil, "ListUploads", func(c context.Context, m *soapclient.Management) (any, error) {
 			return m.ListUploads(c, &management.ListUploads{})
 		}),
@@ -318,6 +345,23 @@ var _ = Describe("Management client", func() {
 			return m.QueryAudit(c, &management.QueryAudit{})
 		}),
 	)
+
+	It("has a method for every operation of the management WSDL", func() {
+		raw, err := os.ReadFile("../wsdl/management.wsdl")
+		Expect(err).NotTo(HaveOccurred())
+		var w struct {
+			Ops []struct {
+				Name string `xml:"name,attr"`
+			} `xml:"portType>operation"`
+		}
+		Expect(xml.Unmarshal(raw, &w)).To(Succeed())
+		Expect(w.Ops).NotTo(BeEmpty())
+		client := reflect.TypeFor[*soapclient.Management]()
+		for _, op := range w.Ops {
+			_, ok := client.MethodByName(op.Name)
+			Expect(ok).To(BeTrue(), "soapclient.Management has no %s", op.Name)
+		}
+	})
 
 	It("reports a wrong password as the server's FORBIDDEN fault", func() {
 		m := newManagement(p, srv.URL+"/soap/management", "wrong")

@@ -95,6 +95,9 @@ type API struct {
 
 	admitMu sync.Mutex
 	admit   map[string]admission
+	// admitGen counts revocations, so an admission read from the store
+	// before a revocation is not cached after it.
+	admitGen uint64
 }
 
 type admission struct {

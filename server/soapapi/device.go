@@ -261,6 +261,7 @@ func (a *API) admitDevice(ctx context.Context, id server.Identity) error {
 	now := a.cfg.Now()
 	a.admitMu.Lock()
 	adm, ok := a.admit[id.DeviceID]
+	gen := a.admitGen
 	a.admitMu.Unlock()
 	if ok && adm.serial == id.CertSerial && now.Before(adm.until) {
 		return nil
@@ -272,9 +273,26 @@ func (a *API) admitDevice(ctx context.Context, id server.Identity) error {
 	if len(a.admit) > 1<<20 {
 		clear(a.admit)
 	}
-	a.admit[id.DeviceID] = admission{serial: id.CertSerial, until: now.Add(a.cfg.AdmitCacheTTL)}
+	if gen == a.admitGen {
+		a.admit[id.DeviceID] = admission{serial: id.CertSerial, until: now.Add(a.cfg.AdmitCacheTTL)}
+	}
 	a.admitMu.Unlock()
 	return nil
+}
+
+// forgetSerial drops every cached admission of the certificate serial, so
+// a revocation takes effect at once on this replica (other replicas see it
+// when their admission expires, within AdmitCacheTTL). Revocations are
+// rare, so a scan of the cache is fine.
+func (a *API) forgetSerial(serial string) {
+	a.admitMu.Lock()
+	defer a.admitMu.Unlock()
+	a.admitGen++
+	for id, adm := range a.admit {
+		if adm.serial == serial {
+			delete(a.admit, id)
+		}
+	}
 }
 
 func (a *API) signed(payload any) ([]byte, error) {

@@ -3,25 +3,32 @@ package soapapi
 import (
 	"context"
 	"encoding/base64"
+	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rmsproject/rms/generated/management"
 	"github.com/rmsproject/rms/server"
+	"github.com/rmsproject/rms/wssec/pki"
 )
 
 var managementOps = map[string]managementHandler{
-	"ListDevices":      manage(listDevices),
-	"GetDevice":        manage(getDevice),
-	"GetDeviceHistory": manage(getDeviceHistory),
-	"ListAlarms":       manage(listAlarms),
-	"AcknowledgeAlarm": manage(acknowledgeAlarm),
-	"ClearAlarm":       manage(clearAlarm),
-	"QueueInstruction": manage(queueInstruction),
-	"GetInstruction":   manage(getInstruction),
-	"ListInstructions": manage(listInstructions),
-	"ListUploads":      manage(listUploads),
-	"FetchUpload":      manage(fetchUpload),
-	"QueryAudit":       manage(queryAudit),
+	"ListDevices":       manage(listDevices),
+	"GetDevice":         manage(getDevice),
+	"GetDeviceHistory":  manage(getDeviceHistory),
+	"RegisterDevice":    manage(registerDevice),
+	"RevokeCertificate": manage(revokeCertificate),
+	"ListAlarms":        manage(listAlarms),
+	"AcknowledgeAlarm":  manage(acknowledgeAlarm),
+	"ClearAlarm":        manage(clearAlarm),
+	"QueueInstruction":  manage(queueInstruction),
+	"GetInstruction":    manage(getInstruction),
+	"ListInstructions":  manage(listInstructions),
+	"CancelInstruction": manage(cancelInstruction),
+	"ListUploads":       manage(listUploads),
+	"FetchUpload":       manage(fetchUpload),
+	"QueryAudit":        manage(queryAudit),
 }
 
 func page(limit int32, token string) server.Page {
@@ -60,9 +67,14 @@ func metricsOut(in []server.Metric) []*management.Metric {
 }
 
 func summary(d *server.Device) *management.DeviceSummary {
+	// The schema requires a state; a pre-registered device that never
+	// reported has none yet, and is offline.
+	state := management.HealthState(d.State)
+	if state == "" {
+		state = management.HealthStateOffline
+	}
 	return &management.DeviceSummary{DeviceId: d.ID, DisplayName: d.DisplayName, Customer: d.Customer, Site: d.Site,
-		Model: d.Model, State: optional(management.HealthState(d.State)), LastSeen: xsdTime(d.LastSeen),
-		OpenAlarms: int32(d.OpenAlarms)}
+		Model: d.Model, State: &state, LastSeen: xsdTime(d.LastSeen), OpenAlarms: int32(d.OpenAlarms)}
 }
 
 func listDevices(a *API, ctx context.Context, c *managementCall, req *management.ListDevices) (any, error) {
@@ -78,15 +90,82 @@ func listDevices(a *API, ctx context.Context, c *managementCall, req *management
 	return resp, nil
 }
 
+func deviceOut(d *server.Device) *management.Device {
+	return &management.Device{Summary: summary(d), GatewayId: d.GatewayID,
+		AgentVersion: d.AgentVersion, CertificateSubject: d.CertSubject, CertificateExpiresAt: xsdTime(d.CertExpiresAt),
+		HeartbeatIntervalSeconds: int32(d.HeartbeatInterval), Metric: metricsOut(d.Metrics), Property: nameValues(d.Properties)}
+}
+
 func getDevice(a *API, ctx context.Context, c *managementCall, req *management.GetDevice) (any, error) {
 	c.target = req.DeviceId
 	d, err := a.cfg.Store.GetDevice(ctx, req.DeviceId)
 	if err != nil {
 		return nil, err
 	}
-	return &management.GetDeviceResponse{Device: &management.Device{Summary: summary(d), GatewayId: d.GatewayID,
-		AgentVersion: d.AgentVersion, CertificateSubject: d.CertSubject, CertificateExpiresAt: xsdTime(d.CertExpiresAt),
-		HeartbeatIntervalSeconds: int32(d.HeartbeatInterval), Metric: metricsOut(d.Metrics), Property: nameValues(d.Properties)}}, nil
+	return &management.GetDeviceResponse{Device: deviceOut(d)}, nil
+}
+
+// MaxDeviceLabel bounds a device's display name, customer, site and model,
+// in characters, as the schema does.
+const MaxDeviceLabel = 128
+
+func registerDevice(a *API, ctx context.Context, c *managementCall, req *management.RegisterDevice) (any, error) {
+	c.target = req.DeviceId
+	if !pki.ValidDeviceID(req.DeviceId) {
+		return nil, server.Errorf(server.CodeMalformed, "deviceId must be 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit")
+	}
+	for _, v := range []string{req.DisplayName, req.Customer, req.Site, req.Model} {
+		if utf8.RuneCountInString(v) > MaxDeviceLabel {
+			return nil, server.Errorf(server.CodeTooLarge, "displayName, customer, site and model are limited to %d characters", MaxDeviceLabel)
+		}
+	}
+	now := a.cfg.Now()
+	if err := a.cfg.Store.RegisterDevice(ctx, server.Device{ID: req.DeviceId, DisplayName: req.DisplayName,
+		Customer: req.Customer, Site: req.Site, Model: req.Model}, now); err != nil {
+		return nil, err
+	}
+	d, err := a.cfg.Store.GetDevice(ctx, req.DeviceId)
+	if err != nil {
+		return nil, err
+	}
+	return &management.RegisterDeviceResponse{Device: deviceOut(d)}, nil
+}
+
+// MaxRevocationReason bounds the reason given for a revocation.
+const MaxRevocationReason = 256
+
+// serialPattern is a certificate serial as an operator may give it: hex,
+// either case, possibly padded with leading zeros (openssl x509 -serial).
+var serialPattern = regexp.MustCompile(`^[0-9A-Fa-f]{1,64}$`)
+
+// CertSerial normalizes a hex certificate serial to the form the server
+// stores (big.Int.Text(16) of the serial: lower case, no leading zeros),
+// or returns "" if it is not hex.
+func CertSerial(s string) string {
+	if !serialPattern.MatchString(s) {
+		return ""
+	}
+	s = strings.TrimLeft(strings.ToLower(s), "0")
+	if s == "" {
+		return "0"
+	}
+	return s
+}
+
+func revokeCertificate(a *API, ctx context.Context, c *managementCall, req *management.RevokeCertificate) (any, error) {
+	serial := CertSerial(req.Serial)
+	if serial == "" {
+		return nil, server.Errorf(server.CodeMalformed, "serial must be the certificate serial number in hex, at most 64 digits, without separators")
+	}
+	c.target = serial
+	if utf8.RuneCountInString(req.Reason) > MaxRevocationReason {
+		return nil, server.Errorf(server.CodeTooLarge, "reason is limited to %d characters", MaxRevocationReason)
+	}
+	if err := a.cfg.Store.RevokeCertificate(ctx, serial, req.Reason, a.cfg.Now()); err != nil {
+		return nil, err
+	}
+	a.forgetSerial(serial)
+	return &management.RevokeCertificateResponse{Serial: serial}, nil
 }
 
 func getDeviceHistory(a *API, ctx context.Context, c *managementCall, req *management.GetDeviceHistory) (any, error) {
@@ -212,6 +291,15 @@ func listInstructions(a *API, ctx context.Context, c *managementCall, req *manag
 		resp.Instruction = append(resp.Instruction, instructionOut(&list[i]))
 	}
 	return resp, nil
+}
+
+func cancelInstruction(a *API, ctx context.Context, c *managementCall, req *management.CancelInstruction) (any, error) {
+	c.target = req.InstructionId
+	in, err := a.cfg.Store.CancelInstruction(ctx, req.InstructionId, a.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &management.CancelInstructionResponse{Instruction: instructionOut(in)}, nil
 }
 
 func uploadOut(u *server.Upload) *management.Upload {
