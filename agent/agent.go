@@ -114,6 +114,9 @@ type Result struct {
 	ExitCode int
 	Output   string
 	UploadID string
+	// Then, if set, runs once the result is durably queued: a restart must
+	// not happen before the server is sure to hear that it was asked for.
+	Then func()
 }
 
 // Executor runs one instruction type.

@@ -90,4 +90,7 @@ func (d *deviceLoop) execute(ctx context.Context, in agent.Instruction) {
 		InstructionId: in.ID, Status: &status, ExitCode: int32(res.ExitCode), Output: res.Output,
 		FinishedAt: soapclient.NewDateTime(d.r.cfg.Now()),
 	})
+	if res.Then != nil {
+		res.Then()
+	}
 }
