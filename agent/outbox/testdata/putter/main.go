@@ -5,7 +5,7 @@
 //
 // Output lines, each written before the next operation starts:
 //
-//	P <seq> <messageID>   Put returned seq
+//	P <seq> <messageID> <kind>   Put returned seq
 //	a <seq>               about to Ack seq
 //	A <seq>               Ack returned
 package main
@@ -66,7 +66,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
-		fmt.Printf("P %d %s\n", seq, id)
+		fmt.Printf("P %d %s %s\n", seq, id, m.Kind)
 		if i%7 == 6 {
 			ack(device)
 		}
