@@ -4,8 +4,12 @@ import (
 	"context"
 	"flag"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/rmsproject/rms/generated/management"
+	"github.com/rmsproject/rms/server/soapapi"
+	"github.com/rmsproject/rms/wssec/pki"
 )
 
 var healthStates = []management.HealthState{management.HealthStateOk, management.HealthStateWarning,
@@ -14,11 +18,13 @@ var healthStates = []management.HealthState{management.HealthStateOk, management
 func devicesCommand() *command {
 	return &command{
 		name:    "devices",
-		summary: "List devices, show one, and read its heartbeat history",
+		summary: "List devices, show one, read its heartbeat history; register devices, revoke certificates",
 		subs: []*command{
 			devicesListVerb().command("devices"),
 			devicesShowVerb().command("devices"),
 			devicesHistoryVerb().command("devices"),
+			devicesRegisterVerb().command("devices"),
+			devicesRevokeVerb().command("devices"),
 		},
 	}
 }
@@ -76,22 +82,99 @@ func devicesShowVerb() remoteVerb {
 					if err != nil {
 						return err
 					}
-					d := r.Device
-					if d == nil {
-						d = &management.Device{}
+					return s.showDevice(r.Device)
+				}, nil
+			}
+		},
+	}
+}
+
+func (s *session) showDevice(d *management.Device) error {
+	if d == nil {
+		d = &management.Device{}
+	}
+	sum := d.Summary
+	if sum == nil {
+		sum = &management.DeviceSummary{}
+	}
+	return s.show(d, [][2]string{
+		{"ID", sum.DeviceId}, {"Name", sum.DisplayName}, {"Customer", sum.Customer}, {"Site", sum.Site},
+		{"Model", sum.Model}, {"State", str(sum.State)}, {"Last seen", when(sum.LastSeen)},
+		{"Open alarms", strconv.Itoa(int(sum.OpenAlarms))}, {"Gateway", d.GatewayId},
+		{"Agent version", d.AgentVersion}, {"Certificate", d.CertificateSubject},
+		{"Certificate expires", when(d.CertificateExpiresAt)},
+		{"Heartbeat interval", seconds(d.HeartbeatIntervalSeconds)},
+	}, metricSection(d.Metric), propertySection("Properties", d.Property))
+}
+
+func devicesRegisterVerb() remoteVerb {
+	return remoteVerb{
+		name:     "register",
+		summary:  "Pre-register a device (needed when the server runs with --require-registration)",
+		synopsis: "ID [--display-name NAME] [--customer C] [--site S] [--model M]",
+		details: "The device is admitted from its first request on, with a certificate whose CN is ID.\n" +
+			"Registering a device that exists is refused with CONFLICT.",
+		setup: func(fs *flag.FlagSet) prepare {
+			name := fs.String("display-name", "", "the device's display `name`")
+			customer := fs.String("customer", "", "the `customer` the device belongs to")
+			site := fs.String("site", "", "the `site` within the customer")
+			model := fs.String("model", "", "the device `model`")
+			return func(args []string) (call, error) {
+				if err := wantArgs(args, "ID"); err != nil {
+					return nil, err
+				}
+				if !pki.ValidDeviceID(args[0]) {
+					return nil, usagef("device id %q: want 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit", args[0])
+				}
+				for _, f := range []struct{ flag, val string }{{"display-name", *name}, {"customer", *customer},
+					{"site", *site}, {"model", *model}} {
+					if utf8.RuneCountInString(f.val) > soapapi.MaxDeviceLabel {
+						return nil, usagef("--%s is limited to %d characters", f.flag, soapapi.MaxDeviceLabel)
 					}
-					sum := d.Summary
-					if sum == nil {
-						sum = &management.DeviceSummary{}
+				}
+				req := &management.RegisterDevice{DeviceId: args[0], DisplayName: *name, Customer: *customer,
+					Site: *site, Model: *model}
+				return func(ctx context.Context, s *session) error {
+					r, err := s.m.RegisterDevice(ctx, req)
+					if err != nil {
+						return err
 					}
-					return s.show(d, [][2]string{
-						{"ID", sum.DeviceId}, {"Name", sum.DisplayName}, {"Customer", sum.Customer}, {"Site", sum.Site},
-						{"Model", sum.Model}, {"State", str(sum.State)}, {"Last seen", when(sum.LastSeen)},
-						{"Open alarms", strconv.Itoa(int(sum.OpenAlarms))}, {"Gateway", d.GatewayId},
-						{"Agent version", d.AgentVersion}, {"Certificate", d.CertificateSubject},
-						{"Certificate expires", when(d.CertificateExpiresAt)},
-						{"Heartbeat interval", seconds(d.HeartbeatIntervalSeconds)},
-					}, metricSection(d.Metric), propertySection("Properties", d.Property))
+					return s.showDevice(r.Device)
+				}, nil
+			}
+		},
+	}
+}
+
+func devicesRevokeVerb() remoteVerb {
+	return remoteVerb{
+		name:     "revoke",
+		summary:  "Revoke a device certificate by serial number",
+		synopsis: "SERIAL [--reason TEXT]",
+		details: "SERIAL is the certificate's serial number in hex, e.g. from\n" +
+			"openssl x509 -noout -serial -in dev.crt (the serial= prefix, colons, case\n" +
+			"and leading zeros do not matter). Every later request with that certificate\n" +
+			"is refused with FORBIDDEN: at once on the server replica that takes the\n" +
+			"revocation, within 30 seconds on the others.",
+		setup: func(fs *flag.FlagSet) prepare {
+			reason := fs.String("reason", "", "the `reason`, for the record, e.g. \"key compromise\"")
+			return func(args []string) (call, error) {
+				if err := wantArgs(args, "SERIAL"); err != nil {
+					return nil, err
+				}
+				serial := soapapi.CertSerial(strings.ReplaceAll(strings.TrimPrefix(strings.ToLower(args[0]), "serial="), ":", ""))
+				if serial == "" {
+					return nil, usagef("serial %q: want the certificate serial number in hex (at most 64 digits)", args[0])
+				}
+				if utf8.RuneCountInString(*reason) > soapapi.MaxRevocationReason {
+					return nil, usagef("--reason is limited to %d characters", soapapi.MaxRevocationReason)
+				}
+				return func(ctx context.Context, s *session) error {
+					r, err := s.m.RevokeCertificate(ctx, &management.RevokeCertificate{Serial: serial, Reason: *reason})
+					if err != nil {
+						return err
+					}
+					return s.show(r, [][2]string{{"Revoked serial", r.Serial}})
 				}, nil
 			}
 		},

@@ -22,11 +22,12 @@ var instructionStatuses = []management.InstructionStatus{management.InstructionS
 func instructionsCommand() *command {
 	return &command{
 		name:    "instructions",
-		summary: "Queue instructions for devices and follow their results",
+		summary: "Queue instructions for devices, follow their results, cancel them",
 		subs: []*command{
 			instructionsQueueVerb().command("instructions"),
 			instructionsShowVerb().command("instructions"),
 			instructionsListVerb().command("instructions"),
+			instructionsCancelVerb().command("instructions"),
 		},
 	}
 }
@@ -101,6 +102,31 @@ func instructionsShowVerb() remoteVerb {
 				}
 				return func(ctx context.Context, s *session) error {
 					r, err := s.m.GetInstruction(ctx, &management.GetInstruction{InstructionId: args[0]})
+					if err != nil {
+						return err
+					}
+					return s.showInstruction(r.Instruction)
+				}, nil
+			}
+		},
+	}
+}
+
+func instructionsCancelVerb() remoteVerb {
+	return remoteVerb{
+		name:     "cancel",
+		summary:  "Cancel an instruction that has not finished",
+		synopsis: "ID",
+		details: "A cancelled instruction is no longer handed out; a device already running it\n" +
+			"is told to stop when it next reports on it. Cancelling a finished instruction\n" +
+			"is refused with CONFLICT.",
+		setup: func(fs *flag.FlagSet) prepare {
+			return func(args []string) (call, error) {
+				if err := wantArgs(args, "ID"); err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context, s *session) error {
+					r, err := s.m.CancelInstruction(ctx, &management.CancelInstruction{InstructionId: args[0]})
 					if err != nil {
 						return err
 					}

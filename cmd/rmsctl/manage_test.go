@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -287,6 +288,32 @@ var _ = Describe("management verbs against a running rms-server", Ordered, func(
 		})
 	})
 
+	Describe("instructions cancel", func() {
+		It("cancels a queued instruction, which is then not handed out, and refuses to cancel a final one", func() {
+			q := jsonObject(ok("instructions", "queue", "dev-0001", "RestartAgent", "--json"))
+			qid := q["instructionId"].(string)
+			out := ok("instructions", "cancel", qid)
+			Expect(out).To(MatchRegexp(`(?m)^ID:\s+` + qid + `$`))
+			Expect(out).To(MatchRegexp(`(?m)^Status:\s+cancelled$`))
+			Expect(out).To(MatchRegexp(`(?m)^Exit code:\s+-$`))
+
+			polled, err := s.Device("dev-0001").RequestInstructions(context.Background(),
+				&soapclient.RequestInstructions{DeviceRequest: &soapclient.DeviceRequest{}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(polled.Instruction).To(BeEmpty())
+			Expect(field(items(ok("instructions", "list", "--status", "cancelled", "--json")), "instructionId")).To(ConsistOf(qid))
+
+			again := manage("instructions", "cancel", qid)
+			Expect(again.ExitCode()).To(Equal(1))
+			Expect(again.Err).To(gbytes.Say(`^rmsctl: CONFLICT: \S`))
+			Expect(again.Out.Contents()).To(BeEmpty())
+
+			missing := manage("instructions", "cancel", "no-such-instruction")
+			Expect(missing.ExitCode()).To(Equal(1))
+			Expect(missing.Err).To(gbytes.Say(`^rmsctl: NOT_FOUND: \S`))
+		})
+	})
+
 	Describe("uploads", func() {
 		var id string
 
@@ -335,6 +362,50 @@ var _ = Describe("management verbs against a running rms-server", Ordered, func(
 			out := ok("audit", "query", "--action", "manage.AcknowledgeAlarm", "--from", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
 			Expect(out).To(MatchRegexp(`(?m)^SEQ\s+TIME\s+ACTOR\s+ACTION\s+TARGET\s+OUTCOME\s+DETAIL$`))
 			Expect(out).To(MatchRegexp(`(?m)^\d+\s+\S+Z\s+user:admin\s+manage.AcknowledgeAlarm\s+\S+\s+success\s`))
+		})
+	})
+
+	Describe("devices register and revoke", func() {
+		It("pre-registers a device, shown offline until it reports, and refuses a second registration", func() {
+			out := ok("devices", "register", "dev-0042", "--display-name", "Analyser, lab 3", "--customer", "St. Elsewhere",
+				"--site", "Main campus", "--model", "Lyra 9")
+			Expect(out).To(MatchRegexp(`(?m)^ID:\s+dev-0042$`))
+			Expect(out).To(MatchRegexp(`(?m)^Name:\s+Analyser, lab 3$`))
+			Expect(out).To(MatchRegexp(`(?m)^Customer:\s+St. Elsewhere$`))
+			Expect(out).To(MatchRegexp(`(?m)^Site:\s+Main campus$`))
+			Expect(out).To(MatchRegexp(`(?m)^Model:\s+Lyra 9$`))
+			Expect(out).To(MatchRegexp(`(?m)^State:\s+offline$`))
+			Expect(out).To(MatchRegexp(`(?m)^Last seen:\s+-$`))
+
+			dev := jsonObject(ok("devices", "register", "dev-0043", "--json"))
+			Expect(dev).To(HaveKeyWithValue("summary", HaveKeyWithValue("deviceId", "dev-0043")))
+			Expect(ok("devices", "show", "dev-0042")).To(MatchRegexp(`(?m)^Model:\s+Lyra 9$`))
+
+			again := manage("devices", "register", "dev-0042")
+			Expect(again.ExitCode()).To(Equal(1))
+			Expect(again.Err).To(gbytes.Say(`^rmsctl: CONFLICT: \S`))
+			Expect(again.Out.Contents()).To(BeEmpty())
+		})
+
+		It("revokes a certificate by serial, as openssl prints it, and the device is refused at once", func() {
+			id := testserver.NewIdentity("dev-0099")
+			dev := s.DeviceAs(id)
+			ctx := context.Background()
+			okState := soapclient.HealthStateOk
+			_, err := dev.Heartbeat(ctx, &soapclient.Heartbeat{DeviceRequest: &soapclient.DeviceRequest{}, State: &okState})
+			Expect(err).NotTo(HaveOccurred())
+
+			serial := id.Cert.SerialNumber.Text(16)
+			out := ok("devices", "revoke", "serial=00"+strings.ToUpper(serial), "--reason", "stolen")
+			Expect(out).To(MatchRegexp(`(?m)^Revoked serial:\s+` + serial + `$`))
+
+			_, err = dev.Heartbeat(ctx, &soapclient.Heartbeat{DeviceRequest: &soapclient.DeviceRequest{}, State: &okState})
+			var f *soapclient.Fault
+			Expect(errors.As(err, &f)).To(BeTrue(), "%v", err)
+			Expect(f.Code).To(Equal("FORBIDDEN"))
+
+			// Revoking again is harmless.
+			Expect(jsonObject(ok("devices", "revoke", serial, "--json"))).To(HaveKeyWithValue("serial", serial))
 		})
 	})
 
@@ -447,6 +518,14 @@ var _ = Describe("management usage", func() {
 		Entry("a fractional --ttl", `--ttl 1.5s: want whole seconds`, "instructions", "queue", "dev-1", "T", "--ttl", "1.5s", "--server", nowhere),
 		Entry("fetch without an id", `rmsctl uploads fetch: missing ID`, "uploads", "fetch", "--server", nowhere),
 		Entry("--json on fetch", `flag provided but not defined: -json`, "uploads", "fetch", "u1", "--json", "--server", nowhere),
+		Entry("register with an invalid id", `rmsctl devices register: device id "-x": want 1-64 of`,
+			"devices", "register", "--server", nowhere, "--", "-x"),
+		Entry("register with a long model", `--model is limited to 128 characters`,
+			"devices", "register", "dev-1", "--model", strings.Repeat("m", 129), "--server", nowhere),
+		Entry("revoke a serial that is not hex", `rmsctl devices revoke: serial "dev-0001": want the certificate serial number in hex`,
+			"devices", "revoke", "dev-0001", "--server", nowhere),
+		Entry("revoke without a serial", `rmsctl devices revoke: missing SERIAL`, "devices", "revoke", "--server", nowhere),
+		Entry("cancel without an id", `rmsctl instructions cancel: missing ID`, "instructions", "cancel", "--server", nowhere),
 		Entry("audit verify without --db", `rmsctl audit verify: --db \(or RMS_DB\) is required`, "audit", "verify"),
 	)
 
@@ -465,6 +544,8 @@ var _ = Describe("management usage", func() {
 		Entry("help lists the new groups",
 			`(?s)devices list.*devices show.*devices history.*alarms list.*alarms ack.*alarms clear.*instructions queue.*`+
 				`instructions show.*instructions list.*uploads list.*uploads fetch.*audit query.*audit verify`, "help"),
+		Entry("help lists registration, revocation and cancel",
+			`(?s)devices register.*devices revoke.*instructions cancel`, "help"),
 		Entry("help for a group", `(?s)Usage: rmsctl alarms <command>.*\n  ack\s+Acknowledge an active alarm`, "help", "alarms"),
 		Entry("-h on a remote verb", `(?s)Usage: rmsctl alarms ack ID \[--comment TEXT\] \[--server URL\].*RMS_PASSWORD.*--user`, "alarms", "ack", "-h"),
 		Entry("-h on audit verify", `(?s)--db URL.*audit chain intact: N records`, "audit", "verify", "-h"),
