@@ -239,8 +239,7 @@ func (s *Store) ReportInstructionResult(ctx context.Context, ref server.MessageR
 }
 
 // CancelInstruction cancels an instruction that is not final yet; a device
-// that reports on it afterwards is told to stop. It is not part of
-// server.Store, which has no way to cancel yet.
+// that reports on it afterwards is told to stop (server.InstructionStore).
 func (s *Store) CancelInstruction(ctx context.Context, id string, now time.Time) (*server.Instruction, error) {
 	const method = "CancelInstruction"
 	var out *server.Instruction
