@@ -55,8 +55,12 @@ type Config struct {
 	HTTPClient *http.Client
 	// DialContext replaces the TCP dialer (for SOCKS proxies and tests).
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
-	// Proxy chooses an HTTP(S) proxy per request (http.ProxyURL,
-	// http.ProxyFromEnvironment, or a PAC evaluator); nil connects
+	// ProxyConfig is how requests leave a customer network: direct (the
+	// zero value), a fixed HTTP/HTTPS/SOCKS5 proxy, a PAC script, or the
+	// environment; see ParseProxy for its config-file form.
+	ProxyConfig ProxyConfig
+	// Proxy is a lower-level alternative to ProxyConfig: it chooses a
+	// proxy per request as http.Transport.Proxy does. nil connects
 	// directly, so an agent goes through a proxy only when configured to.
 	Proxy func(*http.Request) (*url.URL, error)
 
@@ -119,30 +123,61 @@ func (c *Config) validate() error {
 		c.Logger = logrus.NewEntry(l)
 	}
 	c.Logger = c.Logger.WithField("component", "soapclient")
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Transport: c.transport()}
+	if err := c.ProxyConfig.check(); err != nil {
+		return fmt.Errorf("ProxyConfig: %w", err)
 	}
+	if c.ProxyConfig.Mode != ProxyDirect {
+		switch {
+		case c.Proxy != nil:
+			return errors.New("set ProxyConfig or Proxy, not both")
+		case c.HTTPClient != nil:
+			return errors.New("ProxyConfig is not used with HTTPClient: configure its Transport instead")
+		case u.Scheme != "https":
+			// A proxy would see a plain-HTTP request in full; plain HTTP
+			// exists for tests and a local balancer, neither of which is
+			// reached through a proxy.
+			return fmt.Errorf("URL %q: a proxy is only used for https URLs", c.URL)
+		}
+	}
+	if c.HTTPClient == nil {
+		t, err := c.transport()
+		if err != nil {
+			return err
+		}
+		c.HTTPClient = &http.Client{Transport: t}
+	}
+	c.Logger.WithField("proxy", c.ProxyConfig.String()).Debug("route to the server")
 	return nil
 }
 
 // transport keeps connections alive and resumes TLS sessions, since an
 // agent sends a small message every minute and a full handshake would cost
 // more than the message.
-func (c *Config) transport() *http.Transport {
+func (c *Config) transport() (*http.Transport, error) {
 	dial := c.DialContext
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	}
-	return &http.Transport{
-		Proxy:                 c.Proxy,
-		DialContext:           dial,
-		TLSClientConfig:       c.tlsConfig(),
-		TLSHandshakeTimeout:   15 * time.Second,
-		MaxIdleConns:          16,
-		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
+	proxy := c.Proxy
+	var r *router
+	if c.ProxyConfig.Mode != ProxyDirect {
+		var err error
+		if r, err = newRouter(c.ProxyConfig, dial, c.Now, c.Logger); err != nil {
+			return nil, err
+		}
+		proxy, dial = r.proxy, r.dialContext
 	}
+	return &http.Transport{
+		Proxy:                  proxy,
+		OnProxyConnectResponse: r.connectResponse,
+		DialContext:            dial,
+		TLSClientConfig:        c.tlsConfig(),
+		TLSHandshakeTimeout:    15 * time.Second,
+		MaxIdleConns:           16,
+		MaxIdleConnsPerHost:    4,
+		IdleConnTimeout:        90 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+	}, nil
 }
 
 func (c *Config) tlsConfig() *tls.Config {

@@ -118,8 +118,12 @@ func describeTransport(err error) string {
 		alert            tls.AlertError
 		dnsErr           *net.DNSError
 		opErr            *net.OpError
+		proxyErr         *ProxyError
 	)
 	switch {
+	case errors.As(err, &proxyErr):
+		// First: a proxy's TLS or DNS failure is not the server's.
+		return "proxy or PAC script failed"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timed out"
 	case errors.Is(err, context.Canceled):

@@ -94,6 +94,8 @@ type seen struct {
 	username, password  string
 	messageID           string
 	sentAt              string
+	// proxyAuthorization must stay empty: it is for proxies only.
+	proxyAuthorization string
 }
 
 // fakeServer is a real TLS endpoint speaking the protocol the way the
@@ -162,6 +164,7 @@ func (s *fakeServer) requests() []seen {
 
 func (s *fakeServer) record(r *http.Request, x seen) {
 	x.action, x.contentType = r.Header.Get("SOAPAction"), r.Header.Get("Content-Type")
+	x.proxyAuthorization = r.Header.Get("Proxy-Authorization")
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		x.clientCN = r.TLS.PeerCertificates[0].Subject.CommonName
 	}
