@@ -265,7 +265,7 @@ func (c *common) fleetClients(prefix string) ([]*soapclient.Device, error) {
 	}
 	clients := make([]*soapclient.Device, len(fleet))
 	for i, m := range fleet {
-		signer, err := wssec.NewSigner(wssec.SignerConfig{Certificate: m.cert, Key: m.key})
+		signer, err := wssec.NewSigner(wssec.SignerConfig{Certificate: m.Cert, Key: m.Key})
 		if err != nil {
 			return nil, err
 		}
@@ -275,7 +275,7 @@ func (c *common) fleetClients(prefix string) ([]*soapclient.Device, error) {
 		}
 		clients[i], err = soapclient.NewDevice(soapclient.DeviceConfig{
 			Config: soapclient.Config{URL: strings.TrimSuffix(c.server, "/") + "/soap/device", RootCAs: pool,
-				Certificates: []tls.Certificate{m.tlsCertificate()}},
+				Certificates: []tls.Certificate{tlsCertificate(m)}},
 			Signer: signer, ServerVerifier: verifier,
 		})
 		if err != nil {

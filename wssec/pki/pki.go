@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"sync"
 	"time"
 )
 
@@ -347,4 +349,44 @@ func LoadPool(path string) (*x509.CertPool, []*x509.Certificate, error) {
 		pool.AddCert(c)
 	}
 	return pool, certs, nil
+}
+
+// Issued is a device identity issued in memory.
+type Issued struct {
+	ID   string
+	Cert *x509.Certificate
+	Key  crypto.Signer
+}
+
+// IssueDevices issues n device certificates (CN prefix-00001 …) from ca, in
+// memory and in parallel, for simulators and load generators: a
+// 10,000-device fleet takes a second, not a minute.
+func IssueDevices(ca *Authority, prefix string, n int, kt KeyType) ([]Issued, error) {
+	out := make([]Issued, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for i := range next {
+				id := fmt.Sprintf("%s-%05d", prefix, i+1)
+				key, err := GenerateKey(kt)
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				cert, err := Issue(Template{CommonName: id, Usage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, key, ca)
+				out[i], errs[i] = Issued{ID: id, Cert: cert, Key: key}, err
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("pki.IssueDevices: %w", err)
+	}
+	return out, nil
 }
