@@ -346,7 +346,7 @@ func (t *tail) close() {
 // matches them. A partial last line waits for the next poll, unless it is
 // already too long to be a line anyone will finish.
 func (f *File) consume(t *tail, now time.Time) []agent.Event {
-	buf := make([]byte, min(f.cfg.MaxReadBytes, 1<<20))
+	buf := make([]byte, min(f.cfg.MaxReadBytes, 64<<10))
 	var events []agent.Event
 	agg := map[string]int{} // code|clears -> index in events
 	var pending []byte

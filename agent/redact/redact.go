@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // DefaultMaxLineBytes is the longest line Copy processes whole; longer
@@ -106,14 +107,18 @@ func New(cfg Config) (*Redactor, error) {
 	return r, nil
 }
 
-// Default returns a Redactor with the built-in rules only.
-func Default() *Redactor {
+// Default returns the Redactor with the built-in rules only. It is built
+// once and shared (a Redactor is safe for concurrent use), so a process
+// simulating a thousand devices compiles the patterns once.
+func Default() *Redactor { return defaultRedactor() }
+
+var defaultRedactor = sync.OnceValue(func() *Redactor {
 	r, err := New(Config{})
 	if err != nil {
 		panic(err) // the defaults are compiled in; failing here is a bug
 	}
 	return r
-}
+})
 
 func marker(kind string) string { return "[REDACTED:" + kind + "]" }
 
