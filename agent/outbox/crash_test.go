@@ -83,7 +83,12 @@ var _ = Describe("a putter killed with SIGKILL mid-stream", Ordered, func() {
 		cmd := exec.Command(putter, "-path", path, "-round", strconv.Itoa(round), "-max", strconv.FormatInt(maxBytes, 10))
 		session, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
-		Eventually(func() int { return bytes.Count(session.Out.Contents(), []byte("\n")) }).
+		Eventually(func() int {
+			if session.ExitCode() != -1 {
+				StopTrying("the putter exited by itself").Now()
+			}
+			return bytes.Count(session.Out.Contents(), []byte("\n"))
+		}).
 			WithTimeout(time.Minute).Should(BeNumerically(">=", lines))
 		session.Kill() // SIGKILL: no deferred Close, no flush
 		Eventually(session).WithTimeout(time.Minute).Should(gexec.Exit())

@@ -59,7 +59,22 @@ func main() {
 		}
 		seq, err := o.Put(context.Background(), m)
 		for errors.Is(err, outbox.ErrFull) {
-			ack(device)
+			// Make room as the server would: acknowledge the oldest
+			// message of whichever device has one.
+			devices, derr := o.Devices()
+			if derr != nil || len(devices) == 0 {
+				fmt.Fprintln(os.Stderr, "full with nothing held:", derr)
+				os.Exit(2)
+			}
+			oldest := devices[0]
+			var oldestSeq uint64
+			for _, d := range devices {
+				p, perr := o.Pending(d, 1)
+				if perr == nil && len(p) > 0 && (oldestSeq == 0 || p[0].Seq < oldestSeq) {
+					oldest, oldestSeq = d, p[0].Seq
+				}
+			}
+			ack(oldest)
 			seq, err = o.Put(context.Background(), m)
 		}
 		if err != nil {
