@@ -157,7 +157,7 @@ type Device struct {
 	CertExpiresAt     time.Time
 	State             HealthState // "" until the first heartbeat
 	LastSeen          time.Time   // zero until the first heartbeat
-	HeartbeatInterval int         // seconds the device is told to wait between heartbeats
+	HeartbeatInterval int         // seconds the device is told to wait between heartbeats; 0: its own choice
 	Metrics           []Metric    // from the latest heartbeat
 	Properties        []Attr      // merged: a heartbeat carries only changed properties
 	OpenAlarms        int         // active or acknowledged
@@ -187,8 +187,10 @@ type Heartbeat struct {
 
 // HeartbeatAck is the answer to a heartbeat.
 type HeartbeatAck struct {
-	Replayed            bool // the replay key was recorded before; nothing was written
-	Duplicate           bool // the message id was applied before; nothing was written
+	Replayed  bool // the replay key was recorded before; nothing was written
+	Duplicate bool // the message id was applied before; nothing was written
+	// IntervalSeconds is the interval an operator set for the device, or 0
+	// when none is set and the device keeps its own (60 s by default).
 	IntervalSeconds     int
 	InstructionsPending bool
 }
@@ -341,6 +343,3 @@ const (
 	DefaultInstructionTTL = 24 * time.Hour
 	MaxInstructionTTL     = 30 * 24 * time.Hour
 )
-
-// DefaultHeartbeatInterval is what a device is told when nothing else is set.
-const DefaultHeartbeatInterval = 60

@@ -56,7 +56,7 @@ var _ = Describe("the device endpoint", func() {
 		hb.Property = []*device.NameValue{{Name: "firmware", Value: "4.2.1"}}
 		resp, err := dev.Heartbeat(ctx, hb)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(resp.NextIntervalSeconds).To(BeEquivalentTo(60))
+		Expect(resp.NextIntervalSeconds).To(BeZero(), "no interval is set for the device, so it keeps its own")
 
 		got, err := mgr.GetDevice(ctx, &management.GetDevice{DeviceId: "dev-0001"})
 		Expect(err).NotTo(HaveOccurred())

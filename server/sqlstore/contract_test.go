@@ -275,7 +275,7 @@ func contract(b backend) {
 			acks, err := st.WriteHeartbeats(ctx, []server.Heartbeat{h1, h2})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(acks).To(Equal([]server.HeartbeatAck{
-				{IntervalSeconds: server.DefaultHeartbeatInterval},
+				{}, // no interval set: the device keeps its own
 				{IntervalSeconds: 15, InstructionsPending: true},
 			}))
 
@@ -308,7 +308,7 @@ func contract(b backend) {
 			acks, err = st.WriteHeartbeats(ctx, []server.Heartbeat{h2, h1})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(acks[0].Duplicate && acks[1].Duplicate).To(BeTrue())
-			Expect(acks[0].IntervalSeconds).To(Equal(server.DefaultHeartbeatInterval))
+			Expect(acks[0].IntervalSeconds).To(BeZero())
 			hist, _, err := st.DeviceHistory(ctx, server.HistoryFilter{DeviceID: dev}, server.Page{})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(hist).To(HaveLen(2))

@@ -90,7 +90,6 @@ func (s *Store) WriteHeartbeats(ctx context.Context, batch []server.Heartbeat) (
 			return err
 		}
 		for i, hb := range batch {
-			acks[index[i]].IntervalSeconds = server.DefaultHeartbeatInterval
 			if d := devices[hb.DeviceID]; d != nil && d.interval > 0 {
 				acks[index[i]].IntervalSeconds = d.interval
 			}
