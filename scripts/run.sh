@@ -74,6 +74,7 @@ cat <<BANNER
 
 BANNER
 
-bin/rms-loadgen simulate --server "$url" --pki var/pki --devices "$devices" --interval "$interval" &
+bin/rms-agent simulate --server "$url" --pki var/pki --state-dir var/agent-sim --devices "$devices" \
+	--interval "$interval" --log-level warn &
 pids+=($!)
 wait -n "${pids[@]}" || true

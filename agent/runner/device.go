@@ -160,7 +160,11 @@ func alarmsRequest(events []agent.Event) *soapclient.ReportAlarms {
 	req := &soapclient.ReportAlarms{}
 	for _, e := range events {
 		sev := soapclient.Severity(e.Severity)
-		al := &soapclient.Alarm{Code: e.Code, Severity: &sev, Text: e.Text, RaisedAt: soapclient.NewDateTime(e.Time)}
+		text := e.Text
+		if text == "" {
+			text = e.Code // the schema wants some text
+		}
+		al := &soapclient.Alarm{Code: e.Code, Severity: &sev, Text: text, RaisedAt: soapclient.NewDateTime(e.Time)}
 		if e.Cleared {
 			al.ClearedAt = soapclient.NewDateTime(e.Time)
 		}

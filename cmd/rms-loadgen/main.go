@@ -22,9 +22,6 @@ func main() {
 	case "bench":
 		c := benchFlags(fs)
 		run = func() error { return bench(ctx, c, os.Stdout) }
-	case "simulate":
-		c := simulateFlags(fs)
-		run = func() error { return simulate(ctx, c, os.Stdout) }
 	case "help", "-h", "--help":
 		usage()
 		return
@@ -41,11 +38,11 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprint(os.Stderr, `usage: rms-loadgen bench|simulate [flags]
+	fmt.Fprint(os.Stderr, `usage: rms-loadgen bench [flags]
 
   bench     pre-signed heartbeats from N devices as fast as the server answers
-  simulate  a few agent-like devices (heartbeats, alarms, instructions) for demos
 
-rms-loadgen MODE -h lists the mode's flags.
+rms-loadgen bench -h lists its flags. For agent-like simulated devices, see
+rms-agent simulate.
 `)
 }
