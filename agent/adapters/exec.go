@@ -30,14 +30,14 @@ type ExecConfig struct {
 	// MaxOutputBytes caps how much stdout is parsed; default 64 KiB. The
 	// rest is read and discarded so the command is not blocked on a full
 	// pipe.
-	MaxOutputBytes int `json:"maxOutputBytes,omitempty" yaml:"maxOutputBytes,omitempty"`
+	MaxOutputBytes int `json:"maxOutputBytes,omitempty" yaml:"max_output_bytes,omitempty"`
 	// DefaultSeverity applies to error= lines without one; default major.
-	DefaultSeverity agent.Severity `json:"defaultSeverity,omitempty" yaml:"defaultSeverity,omitempty"`
+	DefaultSeverity agent.Severity `json:"defaultSeverity,omitempty" yaml:"default_severity,omitempty"`
 	// ClearAbsent treats each run's output as the full list of active
 	// errors: a code no longer listed is cleared.
-	ClearAbsent bool `json:"clearAbsent,omitempty" yaml:"clearAbsent,omitempty"`
+	ClearAbsent bool `json:"clearAbsent,omitempty" yaml:"clear_absent,omitempty"`
 	// LogFiles are the paths or globs the agent may upload.
-	LogFiles []string `json:"logFiles,omitempty" yaml:"logFiles,omitempty"`
+	LogFiles []string `json:"logFiles,omitempty" yaml:"log_files,omitempty"`
 }
 
 const (

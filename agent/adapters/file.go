@@ -27,29 +27,29 @@ type FileConfig struct {
 	// StatusFile is re-read every poll; it uses the key=value format. A
 	// missing or unreadable status file is a poll error (the device's
 	// software is not running).
-	StatusFile string `json:"statusFile,omitempty" yaml:"statusFile,omitempty"`
+	StatusFile string `json:"statusFile,omitempty" yaml:"status_file,omitempty"`
 	// StaleAfter, when set, makes a status file not modified for that
 	// long a poll error too: a hung device program stops updating it.
-	StaleAfter time.Duration `json:"staleAfter,omitempty" yaml:"staleAfter,omitempty"`
+	StaleAfter time.Duration `json:"staleAfter,omitempty" yaml:"stale_after,omitempty"`
 	// DefaultSeverity applies to error= lines without one; default major.
-	DefaultSeverity agent.Severity `json:"defaultSeverity,omitempty" yaml:"defaultSeverity,omitempty"`
+	DefaultSeverity agent.Severity `json:"defaultSeverity,omitempty" yaml:"default_severity,omitempty"`
 	// ClearAbsent treats the status file as the full list of active
 	// errors: a code no longer listed is cleared.
-	ClearAbsent bool `json:"clearAbsent,omitempty" yaml:"clearAbsent,omitempty"`
+	ClearAbsent bool `json:"clearAbsent,omitempty" yaml:"clear_absent,omitempty"`
 
 	// Logs are tailed for Patterns, and are the files LogFiles offers for
 	// upload.
 	Logs     []string     `json:"logs,omitempty" yaml:"logs,omitempty"`
 	Patterns []LogPattern `json:"patterns,omitempty" yaml:"patterns,omitempty"`
 	// StateFile, when set, keeps the read offsets across restarts.
-	StateFile string `json:"stateFile,omitempty" yaml:"stateFile,omitempty"`
+	StateFile string `json:"stateFile,omitempty" yaml:"state_file,omitempty"`
 	// FromStart reads a log seen for the first time from its beginning;
 	// by default the adapter starts at its end, so years of history are
 	// not replayed as new alarms.
-	FromStart bool `json:"fromStart,omitempty" yaml:"fromStart,omitempty"`
+	FromStart bool `json:"fromStart,omitempty" yaml:"from_start,omitempty"`
 	// MaxReadBytes bounds how much of one log a poll reads; default 1
 	// MiB. The rest waits for the next poll.
-	MaxReadBytes int64 `json:"maxReadBytes,omitempty" yaml:"maxReadBytes,omitempty"`
+	MaxReadBytes int64 `json:"maxReadBytes,omitempty" yaml:"max_read_bytes,omitempty"`
 }
 
 // LogPattern turns matching log lines into events. Regexp must have a

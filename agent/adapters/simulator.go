@@ -34,19 +34,19 @@ type SimulatorConfig struct {
 	// reports it).
 	Seed int64 `json:"seed,omitempty" yaml:"seed,omitempty"`
 
-	ErrorRate        float64 `json:"errorRate,omitempty" yaml:"errorRate,omitempty"`             // a random fault is raised; default 0.02
-	ClearRate        float64 `json:"clearRate,omitempty" yaml:"clearRate,omitempty"`             // an active random fault clears; default 0.3
-	MaintenanceRate  float64 `json:"maintenanceRate,omitempty" yaml:"maintenanceRate,omitempty"` // service mode begins; default 0.002
-	MaintenancePolls int     `json:"maintenancePolls,omitempty" yaml:"maintenancePolls,omitempty"`
+	ErrorRate        float64 `json:"errorRate,omitempty" yaml:"error_rate,omitempty"`             // a random fault is raised; default 0.02
+	ClearRate        float64 `json:"clearRate,omitempty" yaml:"clear_rate,omitempty"`             // an active random fault clears; default 0.3
+	MaintenanceRate  float64 `json:"maintenanceRate,omitempty" yaml:"maintenance_rate,omitempty"` // service mode begins; default 0.002
+	MaintenancePolls int     `json:"maintenancePolls,omitempty" yaml:"maintenance_polls,omitempty"`
 
 	// LogDir, when set, receives a growing log, rotated at LogMaxBytes
 	// (default 1 MiB) keeping LogKeep old files (default 3).
-	LogDir          string  `json:"logDir,omitempty" yaml:"logDir,omitempty"`
-	LogName         string  `json:"logName,omitempty" yaml:"logName,omitempty"`                 // default device.log
-	LogLinesPerPoll int     `json:"logLinesPerPoll,omitempty" yaml:"logLinesPerPoll,omitempty"` // default 3; negative: none
-	LogMaxBytes     int64   `json:"logMaxBytes,omitempty" yaml:"logMaxBytes,omitempty"`
-	LogKeep         int     `json:"logKeep,omitempty" yaml:"logKeep,omitempty"`
-	PatientDataRate float64 `json:"patientDataRate,omitempty" yaml:"patientDataRate,omitempty"` // share of log lines with fake patient identifiers; default 0.25
+	LogDir          string  `json:"logDir,omitempty" yaml:"log_dir,omitempty"`
+	LogName         string  `json:"logName,omitempty" yaml:"log_name,omitempty"`                 // default device.log
+	LogLinesPerPoll int     `json:"logLinesPerPoll,omitempty" yaml:"log_lines_per_poll,omitempty"` // default 3; negative: none
+	LogMaxBytes     int64   `json:"logMaxBytes,omitempty" yaml:"log_max_bytes,omitempty"`
+	LogKeep         int     `json:"logKeep,omitempty" yaml:"log_keep,omitempty"`
+	PatientDataRate float64 `json:"patientDataRate,omitempty" yaml:"patient_data_rate,omitempty"` // share of log lines with fake patient identifiers; default 0.25
 }
 
 func rate(name string, r *float64, def float64) error {

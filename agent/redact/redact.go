@@ -33,10 +33,10 @@ type Config struct {
 	Patterns []Pattern `json:"patterns,omitempty" yaml:"patterns,omitempty"`
 	// DisableDefaults drops the built-in patient-identifier rules; only
 	// Patterns apply.
-	DisableDefaults bool `json:"disableDefaults,omitempty" yaml:"disableDefaults,omitempty"`
+	DisableDefaults bool `json:"disableDefaults,omitempty" yaml:"disable_defaults,omitempty"`
 	// MaxLineBytes bounds how much of a line Copy holds; default
 	// DefaultMaxLineBytes, at least 1 KiB.
-	MaxLineBytes int `json:"maxLineBytes,omitempty" yaml:"maxLineBytes,omitempty"`
+	MaxLineBytes int `json:"maxLineBytes,omitempty" yaml:"max_line_bytes,omitempty"`
 }
 
 // Stats reports what Copy did.
