@@ -50,6 +50,7 @@ func agentMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.DurationVar(&interval, "interval", 60*time.Second, "heartbeat interval")
 	fs.StringVar(&c.Proxy, "proxy", "", "direct, env, http://…, socks5://… or pac:FILE|URL")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	checkOnly := fs.Bool("check", false, "check the configuration and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -68,6 +69,13 @@ func agentMain(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if err := cfg.check(); err != nil {
 		return usageError{err}
+	}
+	if *checkOnly {
+		if err := cfg.deepCheck(); err != nil {
+			return usageError{err}
+		}
+		fmt.Fprintf(stdout, "configuration OK: %d device(s)\n", len(cfg.Devices))
+		return nil
 	}
 	return runAgent(ctx, cfg, stdout, stderr)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rmsproject/rms/agent/adapters"
 	"github.com/rmsproject/rms/agent/redact"
+	"github.com/rmsproject/rms/soapclient"
 )
 
 // fileConfig is the YAML configuration; deploy/agent.example.yaml is the
@@ -109,6 +110,28 @@ func (c *fileConfig) check() error {
 	}
 	if c.Interval != 0 && time.Duration(c.Interval) < time.Second {
 		errs = append(errs, errors.New("interval must be at least 1s"))
+	}
+	return errors.Join(errs...)
+}
+
+// deepCheck builds what can be built without touching the network or the
+// state directory: the redaction patterns, the proxy setting and each
+// device's adapter configuration.
+func (c *fileConfig) deepCheck() error {
+	var errs []error
+	if _, err := redact.New(c.Redact); err != nil {
+		errs = append(errs, fmt.Errorf("redact: %w", err))
+	}
+	if _, err := soapclient.ParseProxy(c.Proxy); err != nil {
+		errs = append(errs, fmt.Errorf("proxy: %w", err))
+	}
+	for i, d := range c.Devices {
+		a, err := adapters.New(d.Adapter, d.Options)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("devices[%d]: %w", i, err))
+			continue
+		}
+		_ = a.Close()
 	}
 	return errors.Join(errs...)
 }
