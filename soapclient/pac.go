@@ -1,3 +1,5 @@
+//go:build !nopac
+
 package soapclient
 
 import (

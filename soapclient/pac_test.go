@@ -1,3 +1,5 @@
+//go:build !nopac
+
 package soapclient_test
 
 import (
