@@ -20,12 +20,21 @@ func (d *deviceLoop) instructions(ctx context.Context) {
 	b := &Backoff{Min: d.r.cfg.MinBackoff, Max: d.r.cfg.MaxBackoff}
 	messageID := ""
 	for ctx.Err() == nil {
+		wait := d.r.cfg.PollWait
 		if messageID == "" {
 			messageID = uuid.NewString()
+		} else {
+			// A repeated id asks for an answer the server may already have
+			// decided: the server answers it from its record only when it
+			// claims, and a long-poll claims only once something is
+			// pending or the wait is over, so asking with a wait would
+			// hold back the instructions it already handed out (now
+			// delivered, no longer pending) for the whole wait.
+			wait = 0
 		}
 		req := &soapclient.RequestInstructions{
 			DeviceRequest:   &soapclient.DeviceRequest{MessageId: messageID},
-			WaitSeconds:     int32(d.r.cfg.PollWait / time.Second),
+			WaitSeconds:     int32(wait / time.Second),
 			MaxInstructions: 10,
 		}
 		resp, err := d.dev.Client.RequestInstructions(ctx, req)

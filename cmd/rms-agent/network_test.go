@@ -1,0 +1,359 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/rmsproject/rms/fixtures"
+	"github.com/rmsproject/rms/fixtures/testserver"
+	"github.com/rmsproject/rms/wssec/pki"
+)
+
+// --- forward proxies ---
+
+// testProxy is a real proxy on 127.0.0.1 (HTTP CONNECT or SOCKS5), small
+// enough to live in the specs so CI needs no proxy package; the same idea
+// as soapclient's spec proxies, which a test package cannot import. It
+// counts the connections it accepts and records the targets it relays
+// to, which is how a spec proves which route the agent took. Every target
+// is relayed to 127.0.0.1 at the target's port, so "localhost" never
+// wanders to ::1, where the test server does not listen.
+type testProxy struct {
+	ln         net.Listener
+	user, pass string
+	handshake  func(p *testProxy, c net.Conn, br *bufio.Reader) net.Conn
+
+	mu      sync.Mutex
+	conns   int
+	targets []string
+	auth    []string
+	open    []net.Conn
+}
+
+func startConnectProxy(user, pass string) *testProxy {
+	return startProxy(&testProxy{user: user, pass: pass, handshake: (*testProxy).connect})
+}
+
+func startSOCKS5Proxy() *testProxy {
+	return startProxy(&testProxy{handshake: (*testProxy).socks5})
+}
+
+func startProxy(p *testProxy) *testProxy {
+	GinkgoHelper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	p.ln = ln
+	go p.serve()
+	DeferCleanup(p.close)
+	return p
+}
+
+func (p *testProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *testProxy) connections() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.conns
+}
+
+func (p *testProxy) relayed() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.targets...)
+}
+
+func (p *testProxy) authSeen() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.auth...)
+}
+
+func (p *testProxy) close() {
+	_ = p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.open {
+		_ = c.Close()
+	}
+}
+
+func (p *testProxy) track(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.open = append(p.open, c)
+}
+
+func (p *testProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		p.conns++
+		p.mu.Unlock()
+		p.track(c)
+		go p.relay(c)
+	}
+}
+
+func (p *testProxy) relay(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	up := p.handshake(p, c, br)
+	if up == nil {
+		return
+	}
+	defer up.Close()
+	go func() {
+		_, _ = io.Copy(up, br)
+		_ = up.Close()
+	}()
+	_, _ = io.Copy(c, up)
+}
+
+func (p *testProxy) dial(target string) (net.Conn, error) {
+	_, port, err := net.SplitHostPort(target)
+	if err != nil {
+		return nil, err
+	}
+	up, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		return nil, err
+	}
+	p.track(up)
+	p.mu.Lock()
+	p.targets = append(p.targets, target)
+	p.mu.Unlock()
+	return up, nil
+}
+
+func (p *testProxy) connect(c net.Conn, br *bufio.Reader) net.Conn {
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return nil
+	}
+	pa := req.Header.Get("Proxy-Authorization")
+	p.mu.Lock()
+	p.auth = append(p.auth, pa)
+	p.mu.Unlock()
+	if req.Method != http.MethodConnect {
+		_, _ = io.WriteString(c, "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+		return nil
+	}
+	if p.user != "" {
+		probe := http.Request{Header: http.Header{"Authorization": {pa}}}
+		u, pw, ok := probe.BasicAuth()
+		if !ok || u != p.user || pw != p.pass {
+			_, _ = io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\n"+
+				"Proxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n")
+			return nil
+		}
+	}
+	up, err := p.dial(req.URL.Host)
+	if err != nil {
+		_, _ = io.WriteString(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+		return nil
+	}
+	_, _ = io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+	return up
+}
+
+// socks5 is RFC 1928 without authentication, CONNECT only.
+func (p *testProxy) socks5(c net.Conn, br *bufio.Reader) net.Conn {
+	var err error
+	next := func(n int) []byte {
+		b := make([]byte, n)
+		if err == nil {
+			_, err = io.ReadFull(br, b)
+		}
+		return b
+	}
+	if next(1)[0] != 5 {
+		return nil
+	}
+	methods := next(int(next(1)[0]))
+	if err != nil || !bytes.Contains(methods, []byte{0}) {
+		_, _ = c.Write([]byte{5, 0xff})
+		return nil
+	}
+	_, _ = c.Write([]byte{5, 0})
+	head := next(4)
+	var host string
+	switch head[3] {
+	case 1:
+		host = net.IP(next(4)).String()
+	case 3:
+		host = string(next(int(next(1)[0])))
+	case 4:
+		host = net.IP(next(16)).String()
+	}
+	port := binary.BigEndian.Uint16(next(2))
+	reply := func(code byte) { _, _ = c.Write([]byte{5, code, 0, 1, 0, 0, 0, 0, 0, 0}) }
+	if err != nil || head[1] != 1 || host == "" {
+		reply(7)
+		return nil
+	}
+	up, derr := p.dial(net.JoinHostPort(host, strconv.Itoa(int(port))))
+	if derr != nil {
+		reply(5)
+		return nil
+	}
+	reply(0)
+	return up
+}
+
+// --- a TLS-terminating man in the middle ---
+
+// mitm sits between the agent and the server the way a compromised
+// corporate TLS-inspection box would: it holds a certificate the agent's
+// pinned CA trusts (issued here from fixtures/pki/ca.key), so TLS alone
+// does not stop it, and it presents dev-0001's client certificate
+// upstream, so the server serves it. What is left to protect the agent is
+// the server's signature on each answer. Hooks see every answer body and
+// may change it, or act before the agent gets it (a kill -9 after the
+// server applied a message but before the agent heard so).
+type mitm struct {
+	URL string
+	srv *http.Server
+
+	mu       sync.Mutex
+	onAnswer func(body []byte) []byte
+
+	answers atomic.Int64
+}
+
+func startMITM(upstream string) *mitm {
+	GinkgoHelper()
+	ca, err := pki.LoadAuthority(fixtures.Path("pki"))
+	Expect(err).NotTo(HaveOccurred())
+	key, err := pki.GenerateKey(pki.ECDSAP256)
+	Expect(err).NotTo(HaveOccurred())
+	cert, err := pki.Issue(pki.Template{CommonName: "mitm", Hosts: []string{"127.0.0.1", "localhost"},
+		Usage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, key, ca)
+	Expect(err).NotTo(HaveOccurred())
+	client, err := tls.LoadX509KeyPair(fixtures.Path("pki", "devices", deviceID+".crt"), fixtures.Path("pki", "devices", deviceID+".key"))
+	Expect(err).NotTo(HaveOccurred())
+	up, err := url.Parse(upstream)
+	Expect(err).NotTo(HaveOccurred())
+
+	m := &mitm{}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(up)
+			// Plain bodies, so a hook can find the bytes it wants.
+			r.Out.Header.Del("Accept-Encoding")
+		},
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: testserver.CAPool(),
+			Certificates: []tls.Certificate{client}, MinVersion: tls.VersionTLS12}},
+		ModifyResponse: func(resp *http.Response) error {
+			body, err := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if err != nil {
+				return err
+			}
+			m.answers.Add(1)
+			m.mu.Lock()
+			hook := m.onAnswer
+			m.mu.Unlock()
+			if hook != nil {
+				if body = hook(body); body == nil {
+					return errors.New("mitm: answer withheld")
+				}
+			}
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+			resp.ContentLength = int64(len(body))
+			resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+			return nil
+		},
+		ErrorLog: nil,
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	m.URL = "https://" + ln.Addr().String()
+	m.srv = &http.Server{Handler: rp, ErrorLog: nil}
+	tl := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}},
+		MinVersion: tls.VersionTLS12})
+	go func() { _ = m.srv.Serve(tl) }()
+	DeferCleanup(func() { _ = m.srv.Close() })
+	return m
+}
+
+// hook sets (or with nil removes) the function that sees every answer.
+func (m *mitm) hook(fn func(body []byte) []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.onAnswer = fn
+}
+
+// --- sockets of a process ---
+
+// listeningSockets lists the sockets of pid that accept connections or
+// datagrams from anyone: TCP in LISTEN (st 0A), UDP bound to a port with
+// no peer, unix sockets with __SO_ACCEPTCON, raw sockets. It reads the
+// socket inodes from /proc/PID/fd and looks them up in the tables of the
+// process's network namespace (/proc/PID/net/*).
+func listeningSockets(pid int) []string {
+	GinkgoHelper()
+	proc := filepath.Join("/proc", strconv.Itoa(pid))
+	fds, err := os.ReadDir(filepath.Join(proc, "fd"))
+	Expect(err).NotTo(HaveOccurred())
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(filepath.Join(proc, "fd", fd.Name()))
+		if err == nil && strings.HasPrefix(link, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+		}
+	}
+	Expect(inodes).NotTo(BeEmpty(), "the process has no socket at all; it is not talking to the server")
+	var found []string
+	table := func(name string, inodeCol int, listening func(f []string) bool) {
+		b, err := os.ReadFile(filepath.Join(proc, "net", name))
+		if errors.Is(err, os.ErrNotExist) {
+			return // e.g. no IPv6 in this kernel
+		}
+		Expect(err).NotTo(HaveOccurred())
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		for _, line := range lines[1:] {
+			f := strings.Fields(line)
+			if len(f) > inodeCol && inodes[f[inodeCol]] && listening(f) {
+				found = append(found, name+": "+line)
+			}
+		}
+	}
+	tcpListen := func(f []string) bool { return f[3] == "0A" }
+	// An unconnected UDP socket with a local port receives from anyone.
+	udpBound := func(f []string) bool {
+		return !strings.HasSuffix(f[1], ":0000") && strings.Trim(f[2], "0:") == ""
+	}
+	table("tcp", 9, tcpListen)
+	table("tcp6", 9, tcpListen)
+	table("udp", 9, udpBound)
+	table("udp6", 9, udpBound)
+	table("raw", 9, func([]string) bool { return true })
+	table("raw6", 9, func([]string) bool { return true })
+	// unix: Num RefCount Protocol Flags Type St Inode [Path]
+	table("unix", 6, func(f []string) bool {
+		flags, err := strconv.ParseUint(f[3], 16, 32)
+		return err == nil && flags&0x10000 != 0
+	})
+	return found
+}
