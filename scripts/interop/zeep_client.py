@@ -229,7 +229,7 @@ def run(a):
     # The response check is only worth something if it can fail: a verified
     # answer with one changed value must be refused.
     tampered = dev_sec.last
-    tampered.find(".//{%s}nextIntervalSeconds" % NS_DEVICE).text = "1"
+    tampered.find(".//{%s}serverTime" % NS_DEVICE).text = "2000-01-01T00:00:00Z"
     try:
         dev_sec.verify(tampered)
         raise Unexpected("a tampered HeartbeatResponse passed our response verification")
