@@ -120,22 +120,9 @@ func (s *Store) ListAlarms(ctx context.Context, f server.AlarmFilter, p server.P
 	if cur != nil {
 		w.add("(raised_at, seq) < (?, ?)", s.t(time.UnixMicro(cur.T)), cur.S)
 	}
-	rows, err := s.query(ctx, s.r, "SELECT "+alarmCols+" FROM alarms"+w.String()+" ORDER BY raised_at DESC, seq DESC LIMIT ?",
+	out, seqs, err := querySeq(ctx, s, s.r, scanAlarm, "SELECT "+alarmCols+" FROM alarms"+w.String()+" ORDER BY raised_at DESC, seq DESC LIMIT ?",
 		append(w.args, limit+1)...)
 	if err != nil {
-		return nil, "", unavailable(method, err)
-	}
-	defer rows.Close()
-	var out []server.Alarm
-	var seqs []int64
-	for rows.Next() {
-		seq, a, err := scanAlarm(rows)
-		if err != nil {
-			return nil, "", unavailable(method, err)
-		}
-		out, seqs = append(out, *a), append(seqs, seq)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", unavailable(method, err)
 	}
 	out, next := cut(out, limit, func(i int) cursor { return cursor{T: micros(out[i].RaisedAt), S: seqs[i]} })

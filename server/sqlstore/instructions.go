@@ -134,19 +134,25 @@ func (s *Store) ListInstructions(ctx context.Context, f server.InstructionFilter
 }
 
 func (s *Store) instructions(ctx context.Context, q querier, query string, args ...any) ([]server.Instruction, []int64, error) {
+	return querySeq(ctx, s, q, scanInstruction, query, args...)
+}
+
+// querySeq runs a query whose rows scan into a sequence number and a T,
+// and returns both lists in row order.
+func querySeq[T any](ctx context.Context, s *Store, q querier, scan func(scanner) (int64, *T, error), query string, args ...any) ([]T, []int64, error) {
 	rows, err := s.query(ctx, q, query, args...)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer rows.Close()
-	var out []server.Instruction
+	var out []T
 	var seqs []int64
 	for rows.Next() {
-		seq, in, err := scanInstruction(rows)
+		seq, v, err := scan(rows)
 		if err != nil {
 			return nil, nil, err
 		}
-		out, seqs = append(out, *in), append(seqs, seq)
+		out, seqs = append(out, *v), append(seqs, seq)
 	}
 	return out, seqs, rows.Err()
 }

@@ -178,22 +178,9 @@ func (s *Store) ListUploads(ctx context.Context, f server.UploadFilter, p server
 	if cur != nil {
 		w.add("(created_at, seq) < (?, ?)", s.t(time.UnixMicro(cur.T)), cur.S)
 	}
-	rows, err := s.query(ctx, s.r, "SELECT "+uploadCols+" FROM uploads"+w.String()+" ORDER BY created_at DESC, seq DESC LIMIT ?",
+	out, seqs, err := querySeq(ctx, s, s.r, scanUpload, "SELECT "+uploadCols+" FROM uploads"+w.String()+" ORDER BY created_at DESC, seq DESC LIMIT ?",
 		append(w.args, limit+1)...)
 	if err != nil {
-		return nil, "", unavailable(method, err)
-	}
-	defer rows.Close()
-	var out []server.Upload
-	var seqs []int64
-	for rows.Next() {
-		seq, u, err := scanUpload(rows)
-		if err != nil {
-			return nil, "", unavailable(method, err)
-		}
-		out, seqs = append(out, *u), append(seqs, seq)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", unavailable(method, err)
 	}
 	out, next := cut(out, limit, func(i int) cursor { return cursor{T: micros(out[i].CreatedAt), S: seqs[i]} })
