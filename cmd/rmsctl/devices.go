@@ -72,20 +72,13 @@ func devicesShowVerb() remoteVerb {
 		name:     "show",
 		summary:  "Show one device with its current state, metrics and properties",
 		synopsis: "ID",
-		setup: func(fs *flag.FlagSet) prepare {
-			return func(args []string) (call, error) {
-				if err := wantArgs(args, "ID"); err != nil {
-					return nil, err
-				}
-				return func(ctx context.Context, s *session) error {
-					r, err := s.m.GetDevice(ctx, &management.GetDevice{DeviceId: args[0]})
-					if err != nil {
-						return err
-					}
-					return s.showDevice(r.Device)
-				}, nil
+		setup: byID(func(ctx context.Context, s *session, id string) error {
+			r, err := s.m.GetDevice(ctx, &management.GetDevice{DeviceId: id})
+			if err != nil {
+				return err
 			}
-		},
+			return s.showDevice(r.Device)
+		}),
 	}
 }
 

@@ -95,20 +95,13 @@ func instructionsShowVerb() remoteVerb {
 		name:     "show",
 		summary:  "Show one instruction with its latest result",
 		synopsis: "ID",
-		setup: func(fs *flag.FlagSet) prepare {
-			return func(args []string) (call, error) {
-				if err := wantArgs(args, "ID"); err != nil {
-					return nil, err
-				}
-				return func(ctx context.Context, s *session) error {
-					r, err := s.m.GetInstruction(ctx, &management.GetInstruction{InstructionId: args[0]})
-					if err != nil {
-						return err
-					}
-					return s.showInstruction(r.Instruction)
-				}, nil
+		setup: byID(func(ctx context.Context, s *session, id string) error {
+			r, err := s.m.GetInstruction(ctx, &management.GetInstruction{InstructionId: id})
+			if err != nil {
+				return err
 			}
-		},
+			return s.showInstruction(r.Instruction)
+		}),
 	}
 }
 
@@ -120,20 +113,13 @@ func instructionsCancelVerb() remoteVerb {
 		details: "A cancelled instruction is no longer handed out; a device already running it\n" +
 			"is told to stop when it next reports on it. Cancelling a finished instruction\n" +
 			"is refused with CONFLICT.",
-		setup: func(fs *flag.FlagSet) prepare {
-			return func(args []string) (call, error) {
-				if err := wantArgs(args, "ID"); err != nil {
-					return nil, err
-				}
-				return func(ctx context.Context, s *session) error {
-					r, err := s.m.CancelInstruction(ctx, &management.CancelInstruction{InstructionId: args[0]})
-					if err != nil {
-						return err
-					}
-					return s.showInstruction(r.Instruction)
-				}, nil
+		setup: byID(func(ctx context.Context, s *session, id string) error {
+			r, err := s.m.CancelInstruction(ctx, &management.CancelInstruction{InstructionId: id})
+			if err != nil {
+				return err
 			}
-		},
+			return s.showInstruction(r.Instruction)
+		}),
 	}
 }
 

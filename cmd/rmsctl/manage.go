@@ -58,6 +58,19 @@ type remoteVerb struct {
 // usage error (return one made by usagef) and never costs a round trip.
 type prepare func(args []string) (call, error)
 
+// byID is the setup of a verb that takes one ID argument and no flags of
+// its own.
+func byID(do func(ctx context.Context, s *session, id string) error) func(*flag.FlagSet) prepare {
+	return func(*flag.FlagSet) prepare {
+		return func(args []string) (call, error) {
+			if err := wantArgs(args, "ID"); err != nil {
+				return nil, err
+			}
+			return func(ctx context.Context, s *session) error { return do(ctx, s, args[0]) }, nil
+		}
+	}
+}
+
 // call does the verb's work with a connected session.
 type call func(ctx context.Context, s *session) error
 
