@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rmsproject/rms/agent"
+	"github.com/rmsproject/rms/agent/statefile"
 )
 
 // FileConfig configures the file adapter. At least one of StatusFile and
@@ -433,7 +434,7 @@ func (f *File) saveState() {
 	if equalStates(cur, f.saved) {
 		return
 	}
-	if err := writeFileAtomic(f.cfg.StateFile, cur); err != nil {
+	if err := statefile.WriteJSON(f.cfg.StateFile, cur); err != nil {
 		f.cfg.Logger.WithError(err).Warn("cannot save log offsets; a restart may re-report recent log errors")
 		return
 	}
@@ -450,30 +451,6 @@ func equalStates(a, b map[string]tailState) bool {
 		}
 	}
 	return true
-}
-
-func writeFileAtomic(path string, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // LogFiles lists the tailed logs that exist, with their rotated siblings

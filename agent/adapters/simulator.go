@@ -42,7 +42,7 @@ type SimulatorConfig struct {
 	// LogDir, when set, receives a growing log, rotated at LogMaxBytes
 	// (default 1 MiB) keeping LogKeep old files (default 3).
 	LogDir          string  `json:"logDir,omitempty" yaml:"log_dir,omitempty"`
-	LogName         string  `json:"logName,omitempty" yaml:"log_name,omitempty"`                 // default device.log
+	LogName         string  `json:"logName,omitempty" yaml:"log_name,omitempty"`                   // default device.log
 	LogLinesPerPoll int     `json:"logLinesPerPoll,omitempty" yaml:"log_lines_per_poll,omitempty"` // default 3; negative: none
 	LogMaxBytes     int64   `json:"logMaxBytes,omitempty" yaml:"log_max_bytes,omitempty"`
 	LogKeep         int     `json:"logKeep,omitempty" yaml:"log_keep,omitempty"`

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
+
+	"github.com/rmsproject/rms/agent/statefile"
 )
 
 // Settings are per-device values set by instructions, kept in one JSON
-// file written atomically (temp file, fsync, rename), so a power cut
-// leaves the old or the new file, never half of one.
+// file written atomically (statefile).
 type Settings struct {
 	path string
 	mu   sync.Mutex
@@ -64,41 +64,9 @@ func (s *Settings) SetAll(deviceID string, kv map[string]string) error {
 	for k, v := range kv {
 		next[deviceID][k] = v
 	}
-	if err := writeAtomic(s.path, next); err != nil {
+	if err := statefile.WriteJSON(s.path, next); err != nil {
 		return err
 	}
 	s.data = next
 	return nil
-}
-
-func writeAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".settings-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -41,7 +41,7 @@ var _ = Describe("Backoff", func() {
 		b.Reset()
 		Expect(b.Next(0)).To(BeNumerically("<=", 7500*time.Millisecond))
 		Expect(b.Next(time.Minute)).To(Equal(time.Minute))
-		Expect(b.Next(time.Hour)).To(Equal(10 * time.Minute), "a hint never exceeds the cap")
+		Expect(b.Next(time.Hour)).To(Equal(10*time.Minute), "a hint never exceeds the cap")
 	})
 })
 
