@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -284,12 +285,14 @@ func startMITM(upstream string) *mitm {
 			resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
 			return nil
 		},
-		ErrorLog: nil,
+		// Refused dials during an outage and withheld answers are the
+		// point of some specs; they belong with the spec's output.
+		ErrorLog: log.New(GinkgoWriter, "[mitm] ", 0),
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
 	m.URL = "https://" + ln.Addr().String()
-	m.srv = &http.Server{Handler: rp, ErrorLog: nil}
+	m.srv = &http.Server{Handler: rp, ErrorLog: log.New(GinkgoWriter, "[mitm] ", 0)}
 	tl := tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}},
 		MinVersion: tls.VersionTLS12})
 	go func() { _ = m.srv.Serve(tl) }()
