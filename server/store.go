@@ -116,6 +116,10 @@ type InstructionStore interface {
 	// out once even with several replicas. Expired ones are marked expired
 	// on the way. A repeated MessageRef returns the first answer.
 	ClaimInstructions(ctx context.Context, ref MessageRef, max int, now time.Time) ([]Instruction, error)
+	// ClaimedBefore reports whether ClaimInstructions already answered ref,
+	// so a repeated poll is answered from the record at once instead of
+	// waiting for work that was already handed out.
+	ClaimedBefore(ctx context.Context, ref MessageRef) (bool, error)
 	// HasPendingInstructions reports whether queued, unexpired instructions
 	// wait for the device.
 	HasPendingInstructions(ctx context.Context, deviceID string, now time.Time) (bool, error)

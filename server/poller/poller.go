@@ -64,6 +64,14 @@ func (p *Poller) Poll(ctx context.Context, ref server.MessageRef, limit int, wai
 			p.waiting.Add(-1)
 		}
 	}()
+	// A repeated poll (its answer was lost or refused) gets the recorded
+	// answer now; waiting would find nothing, since that answer's
+	// instructions are no longer queued.
+	if again, err := p.store.ClaimedBefore(ctx, ref); err != nil {
+		return nil, err
+	} else if again {
+		return p.store.ClaimInstructions(ctx, ref, limit, p.now())
+	}
 	for {
 		pending, err := p.store.HasPendingInstructions(ctx, ref.DeviceID, p.now())
 		if err != nil {

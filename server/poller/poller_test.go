@@ -44,6 +44,17 @@ func (f *fakeQueue) WatchInstructions(string) (<-chan struct{}, func()) {
 	}
 }
 
+func (f *fakeQueue) ClaimedBefore(_ context.Context, ref server.MessageRef) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.claims {
+		if c == ref {
+			return true, nil
+		}
+	}
+	return false, f.checkErr
+}
+
 func (f *fakeQueue) HasPendingInstructions(context.Context, string, time.Time) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -132,6 +143,17 @@ var _ = Describe("Poller", func() {
 		Expect(r.got[0].ID).To(Equal("in-1"))
 		Expect(q.claims).To(Equal([]server.MessageRef{ref}), "the claim carries the request's MessageRef")
 		Expect(p.Waiting()).To(BeZero())
+	})
+
+	It("answers a repeated poll from the record at once, without waiting", func() {
+		q.queue("in-1")
+		var r result
+		Eventually(start(context.Background(), long)).Should(Receive(&r))
+		Expect(r.got).To(HaveLen(1))
+		// The answer was lost; the device asks again under the same id.
+		Eventually(start(context.Background(), long)).Should(Receive(&r))
+		Expect(r.err).NotTo(HaveOccurred())
+		Expect(q.claims).To(Equal([]server.MessageRef{ref, ref}), "the second poll went straight to the (idempotent) claim")
 	})
 
 	It("waits, and is woken by a queued instruction", func() {

@@ -680,11 +680,17 @@ func contract(b backend) {
 			Expect(pending).To(BeTrue())
 
 			r := ref(dev)
+			before, err := st.ClaimedBefore(ctx, r)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(before).To(BeFalse())
 			got, err := st.ClaimInstructions(ctx, r, 2, now)
 			Expect(err).NotTo(HaveOccurred())
 			Expect([]string{got[0].ID, got[1].ID}).To(Equal([]string{a.ID, b2.ID}))
 			Expect(got[0].Status).To(Equal(server.InstructionDelivered))
 
+			before, err = st.ClaimedBefore(ctx, r)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(before).To(BeTrue())
 			again, err := st.ClaimInstructions(ctx, r, 2, now)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(again).To(Equal(got))

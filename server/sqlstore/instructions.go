@@ -202,6 +202,17 @@ func (s *Store) ClaimInstructions(ctx context.Context, ref server.MessageRef, ma
 	})
 }
 
+// ClaimedBefore implements server.InstructionStore.
+func (s *Store) ClaimedBefore(ctx context.Context, ref server.MessageRef) (bool, error) {
+	var n int
+	err := s.queryRow(ctx, s.r, "SELECT COUNT(*) FROM messages WHERE device_id = ? AND message_id = ? AND op = 'ClaimInstructions'",
+		ref.DeviceID, ref.MessageID).Scan(&n)
+	if err != nil {
+		return false, unavailable("ClaimedBefore", err)
+	}
+	return n > 0, nil
+}
+
 // HasPendingInstructions implements server.InstructionStore.
 func (s *Store) HasPendingInstructions(ctx context.Context, deviceID string, now time.Time) (bool, error) {
 	var n int
