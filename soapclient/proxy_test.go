@@ -20,6 +20,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/rmsproject/rms/fixtures/testproxy"
 	"github.com/rmsproject/rms/generated/device"
 	"github.com/rmsproject/rms/soapclient"
 )
@@ -171,16 +172,16 @@ var _ = Describe("proxies", func() {
 	serverAddr := func() string { return srv.Listener.Addr().String() }
 
 	Describe("HTTP CONNECT with basic auth", func() {
-		var proxy *testProxy
-		BeforeEach(func() { proxy = startConnectProxy("agent", "s3cret", nil) })
+		var proxy *testproxy.Proxy
+		BeforeEach(func() { proxy = testproxy.StartConnect("agent", "s3cret", nil) })
 
 		It("tunnels TLS to the server, keeps the tunnel alive, and shows the credentials to the proxy only", func() {
-			d := newDevice(p, srv, withProxy(parsedProxy(proxy.url("http", "agent", "s3cret"))))
+			d := newDevice(p, srv, withProxy(parsedProxy(proxy.URL("http", "agent", "s3cret"))))
 			Expect(beat(d)).To(Succeed())
 			Expect(beat(d)).To(Succeed())
-			Expect(proxy.connections()).To(Equal(1), "one kept-alive tunnel for both calls")
-			Expect(proxy.relayed()).To(Equal([]string{serverAddr()}))
-			Expect(proxy.authSeen()).To(Equal([]string{"Basic " + base64.StdEncoding.EncodeToString([]byte("agent:s3cret"))}))
+			Expect(proxy.Connections()).To(Equal(1), "one kept-alive tunnel for both calls")
+			Expect(proxy.Relayed()).To(Equal([]string{serverAddr()}))
+			Expect(proxy.AuthSeen()).To(Equal([]string{"Basic " + base64.StdEncoding.EncodeToString([]byte("agent:s3cret"))}))
 			Expect(srv.requests()).To(HaveLen(2))
 			for _, r := range srv.requests() {
 				Expect(r.proxyAuthorization).To(BeEmpty())
@@ -190,7 +191,7 @@ var _ = Describe("proxies", func() {
 
 		DescribeTable("a refused CONNECT says why",
 			func(user, pass, hint string) {
-				d := newDevice(p, srv, withProxy(parsedProxy(proxy.url("http", user, pass))))
+				d := newDevice(p, srv, withProxy(parsedProxy(proxy.URL("http", user, pass))))
 				err := beat(d)
 				expectProxyError(err, "proxy http://", "CONNECT "+serverAddr()+" refused: 407 Proxy Authentication Required", hint)
 				Expect(err.Error()).NotTo(ContainSubstring("wrong"))
@@ -202,43 +203,43 @@ var _ = Describe("proxies", func() {
 	})
 
 	Describe("HTTPS proxy", func() {
-		var proxy *testProxy
+		var proxy *testproxy.Proxy
 		BeforeEach(func() {
 			cert := p.server.tls() // the fixture certificate names 127.0.0.1
-			proxy = startConnectProxy("agent", "s3cret", &cert)
+			proxy = testproxy.StartConnect("agent", "s3cret", &cert)
 		})
 
 		It("speaks TLS to the proxy with the proxy's roots, and the server's TLS inside", func() {
-			pc := parsedProxy(proxy.url("https", "agent", "s3cret"))
+			pc := parsedProxy(proxy.URL("https", "agent", "s3cret"))
 			pc.RootCAs = p.roots
 			d := newDevice(p, srv, withProxy(pc))
 			Expect(beat(d)).To(Succeed())
-			Expect(proxy.relayed()).To(Equal([]string{serverAddr()}))
+			Expect(proxy.Relayed()).To(Equal([]string{serverAddr()}))
 			Expect(srv.requests()[0].clientCN).To(Equal("dev-0001"))
 		})
 
 		It("does not trust the proxy with the server's pinned CA", func() {
-			d := newDevice(p, srv, withProxy(parsedProxy(proxy.url("https", "agent", "s3cret"))))
+			d := newDevice(p, srv, withProxy(parsedProxy(proxy.URL("https", "agent", "s3cret"))))
 			expectProxyError(beat(d), "proxy https://127.0.0.1", "TLS to the proxy", "certificate")
-			Expect(proxy.relayed()).To(BeEmpty())
+			Expect(proxy.Relayed()).To(BeEmpty())
 		})
 	})
 
 	Describe("SOCKS5 with user/password", func() {
-		var proxy *testProxy
-		BeforeEach(func() { proxy = startSOCKS5Proxy("agent", "s3cret") })
+		var proxy *testproxy.Proxy
+		BeforeEach(func() { proxy = testproxy.StartSOCKS5("agent", "s3cret") })
 
 		It("relays the TLS connection, the proxy resolving the server's name", func() {
-			d := newDevice(p, srv, reachAs(p, srv, "rms.test"), withProxy(parsedProxy(proxy.url("socks5", "agent", "s3cret"))))
+			d := newDevice(p, srv, reachAs(p, srv, "rms.test"), withProxy(parsedProxy(proxy.URL("socks5", "agent", "s3cret"))))
 			Expect(beat(d)).To(Succeed())
 			Expect(beat(d)).To(Succeed())
-			Expect(proxy.connections()).To(Equal(1))
-			Expect(proxy.relayed()).To(Equal([]string{"rms.test:" + srv.URL[strings.LastIndexByte(srv.URL, ':')+1:]}))
+			Expect(proxy.Connections()).To(Equal(1))
+			Expect(proxy.Relayed()).To(Equal([]string{"rms.test:" + srv.URL[strings.LastIndexByte(srv.URL, ':')+1:]}))
 			Expect(srv.requests()[0].clientCN).To(Equal("dev-0001"))
 		})
 
 		It("refuses wrong credentials clearly", func() {
-			d := newDevice(p, srv, withProxy(parsedProxy(proxy.url("socks5", "agent", "wrong"))))
+			d := newDevice(p, srv, withProxy(parsedProxy(proxy.URL("socks5", "agent", "wrong"))))
 			err := beat(d)
 			Expect(err).To(MatchError(ContainSubstring("username/password authentication failed")))
 			Expect(soapclient.Retryable(err)).To(BeTrue())
@@ -247,42 +248,42 @@ var _ = Describe("proxies", func() {
 	})
 
 	Describe("the environment", func() {
-		var proxy *testProxy
+		var proxy *testproxy.Proxy
 		BeforeEach(func() {
-			proxy = startConnectProxy("", "", nil)
+			proxy = testproxy.StartConnect("", "", nil)
 			for _, k := range []string{"HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "REQUEST_METHOD"} {
 				GinkgoT().Setenv(k, "")
 			}
-			GinkgoT().Setenv("HTTPS_PROXY", proxy.url("http", "", ""))
+			GinkgoT().Setenv("HTTPS_PROXY", proxy.URL("http", "", ""))
 		})
 
 		It("is ignored unless the config says env", func() {
 			d := newDevice(p, srv, reachAs(p, srv, "rms.test"))
 			Expect(beat(d)).To(Succeed())
-			Expect(proxy.connections()).To(BeZero())
+			Expect(proxy.Connections()).To(BeZero())
 		})
 
 		It("with env, HTTPS_PROXY is used", func() {
 			d := newDevice(p, srv, reachAs(p, srv, "rms.test"), withProxy(parsedProxy("env")))
 			Expect(beat(d)).To(Succeed())
-			Expect(proxy.connections()).To(Equal(1))
-			Expect(proxy.relayed()).To(ConsistOf(HavePrefix("rms.test:")))
+			Expect(proxy.Connections()).To(Equal(1))
+			Expect(proxy.Relayed()).To(ConsistOf(HavePrefix("rms.test:")))
 		})
 
 		It("with env, NO_PROXY is honoured", func() {
 			GinkgoT().Setenv("NO_PROXY", "other.example,.test")
 			d := newDevice(p, srv, reachAs(p, srv, "rms.test"), withProxy(parsedProxy("env")))
 			Expect(beat(d)).To(Succeed())
-			Expect(proxy.connections()).To(BeZero())
+			Expect(proxy.Connections()).To(BeZero())
 			Expect(srv.requests()).To(HaveLen(1))
 		})
 	})
 
 	Describe("proxy auto-config", func() {
-		var connect, socks *testProxy
+		var connect, socks *testproxy.Proxy
 		BeforeEach(func() {
-			connect = startConnectProxy("agent", "s3cret", nil)
-			socks = startSOCKS5Proxy("agent", "s3cret")
+			connect = testproxy.StartConnect("agent", "s3cret", nil)
+			socks = testproxy.StartSOCKS5("agent", "s3cret")
 		})
 		pacConfig := func(src string) soapclient.ProxyConfig {
 			return soapclient.ProxyConfig{Mode: soapclient.ProxyPAC, PAC: src,
@@ -296,7 +297,7 @@ var _ = Describe("proxies", func() {
 					if (shExpMatch(url, "https://socks.test:*")) return "SOCKS5 %s";
 					if (localHostOrDomainIs(host, "direct.test")) return "DIRECT";
 					return "PROXY 127.0.0.1:1";
-				}`, connect.addr(), socks.addr()))
+				}`, connect.Addr(), socks.Addr()))
 			call := func(host string) {
 				GinkgoHelper()
 				d := newDevice(p, srv, reachAs(p, srv, host), withProxy(pacConfig(path)))
@@ -304,31 +305,31 @@ var _ = Describe("proxies", func() {
 			}
 
 			call("connect.test")
-			Expect(connect.relayed()).To(ConsistOf(HavePrefix("connect.test:")))
-			Expect(socks.connections()).To(BeZero())
+			Expect(connect.Relayed()).To(ConsistOf(HavePrefix("connect.test:")))
+			Expect(socks.Connections()).To(BeZero())
 
 			call("socks.test")
-			Expect(socks.relayed()).To(ConsistOf(HavePrefix("socks.test:")))
-			Expect(connect.connections()).To(Equal(1))
+			Expect(socks.Relayed()).To(ConsistOf(HavePrefix("socks.test:")))
+			Expect(connect.Connections()).To(Equal(1))
 
 			call("direct.test")
-			Expect(connect.connections()).To(Equal(1))
-			Expect(socks.connections()).To(Equal(1))
+			Expect(connect.Connections()).To(Equal(1))
+			Expect(socks.Connections()).To(Equal(1))
 			Expect(srv.requests()).To(HaveLen(3))
 		})
 
 		It("reuses a host's answer for PACCacheTTL, then asks the script again", func() {
 			path := writePAC(fmt.Sprintf(`
 				var calls = 0;
-				function FindProxyForURL(url, host) { return ++calls == 1 ? "DIRECT" : "PROXY %s"; }`, connect.addr()))
+				function FindProxyForURL(url, host) { return ++calls == 1 ? "DIRECT" : "PROXY %s"; }`, connect.Addr()))
 			clock := &stepClock{t: time.Now()}
 			d := newDevice(p, srv, withProxy(pacConfig(path)), func(c *soapclient.DeviceConfig) { c.Now = clock.now })
 			Expect(beat(d)).To(Succeed())
 			Expect(beat(d)).To(Succeed())
-			Expect(connect.connections()).To(BeZero(), "the second call used the cached DIRECT")
+			Expect(connect.Connections()).To(BeZero(), "the second call used the cached DIRECT")
 			clock.advance(soapclient.DefaultPACCacheTTL)
 			Expect(beat(d)).To(Succeed())
-			Expect(connect.connections()).To(Equal(1))
+			Expect(connect.Connections()).To(Equal(1))
 		})
 
 		It("fetches a PAC URL on first use and again after PACRefresh, keeping the old script while the URL fails", func() {
@@ -351,15 +352,15 @@ var _ = Describe("proxies", func() {
 			Expect(fetches.Load()).To(BeZero(), "nothing is fetched before the first request")
 
 			Expect(beat(d)).To(Succeed())
-			script.Store(fmt.Sprintf(`function FindProxyForURL(url, host) { return "PROXY %s"; }`, connect.addr()))
+			script.Store(fmt.Sprintf(`function FindProxyForURL(url, host) { return "PROXY %s"; }`, connect.Addr()))
 			Expect(beat(d)).To(Succeed())
 			Expect(fetches.Load()).To(Equal(int32(1)))
-			Expect(connect.connections()).To(BeZero())
+			Expect(connect.Connections()).To(BeZero())
 
 			clock.advance(soapclient.DefaultPACRefresh)
 			Expect(beat(d)).To(Succeed())
 			Expect(fetches.Load()).To(Equal(int32(2)))
-			Expect(connect.connections()).To(Equal(1))
+			Expect(connect.Connections()).To(Equal(1))
 
 			script.Store("")
 			clock.advance(soapclient.DefaultPACRefresh)
@@ -415,26 +416,26 @@ var _ = Describe("proxies", func() {
 		)
 
 		DescribeTable("answers map to routes; the first usable entry wins",
-			func(answer string, via func() *testProxy) {
+			func(answer string, via func() *testproxy.Proxy) {
 				// The script names the proxies by variables, since they
 				// start (on new ports) after the table is built.
-				script := fmt.Sprintf("var connectAddr = %q, socksAddr = %q;\n", connect.addr(), socks.addr()) +
+				script := fmt.Sprintf("var connectAddr = %q, socksAddr = %q;\n", connect.Addr(), socks.Addr()) +
 					"function FindProxyForURL(url, host) { return " + answer + "; }"
 				d := newDevice(p, srv, withProxy(pacConfig(writePAC(script))))
 				Expect(beat(d)).To(Succeed())
-				for _, px := range []*testProxy{connect, socks} {
+				for _, px := range []*testproxy.Proxy{connect, socks} {
 					if px == via() {
-						Expect(px.connections()).To(Equal(1), px.String())
+						Expect(px.Connections()).To(Equal(1), px.String())
 					} else {
-						Expect(px.connections()).To(BeZero(), px.String())
+						Expect(px.Connections()).To(BeZero(), px.String())
 					}
 				}
 			},
-			Entry("PROXY, then DIRECT", `"PROXY " + connectAddr + "; DIRECT"`, func() *testProxy { return connect }),
-			Entry("HTTP", `"HTTP " + connectAddr`, func() *testProxy { return connect }),
-			Entry("an unknown entry is skipped", `"QUIC 10.0.0.1:443;SOCKS " + socksAddr`, func() *testProxy { return socks }),
-			Entry("DIRECT first", `"DIRECT; PROXY " + connectAddr`, func() *testProxy { return nil }),
-			Entry("empty means DIRECT", `""`, func() *testProxy { return nil }),
+			Entry("PROXY, then DIRECT", `"PROXY " + connectAddr + "; DIRECT"`, func() *testproxy.Proxy { return connect }),
+			Entry("HTTP", `"HTTP " + connectAddr`, func() *testproxy.Proxy { return connect }),
+			Entry("an unknown entry is skipped", `"QUIC 10.0.0.1:443;SOCKS " + socksAddr`, func() *testproxy.Proxy { return socks }),
+			Entry("DIRECT first", `"DIRECT; PROXY " + connectAddr`, func() *testproxy.Proxy { return nil }),
+			Entry("empty means DIRECT", `""`, func() *testproxy.Proxy { return nil }),
 		)
 	})
 })

@@ -17,6 +17,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/rmsproject/rms/agent"
+	"github.com/rmsproject/rms/fixtures/testproxy"
 	"github.com/rmsproject/rms/fixtures/testserver"
 	"github.com/rmsproject/rms/generated/management"
 	"github.com/rmsproject/rms/soapclient"
@@ -222,42 +223,42 @@ var _ = Describe("rms-agent against the real server", func() {
 		BeforeEach(func() { port = s.URL[strings.LastIndex(s.URL, ":")+1:] })
 
 		It("goes through an HTTP CONNECT proxy with basic auth", func() {
-			p := startConnectProxy("agent", "s3cret")
-			a := newAgent(agentOptions{Server: s.URL, Proxy: "http://agent:s3cret@" + p.addr()})
+			p := testproxy.StartConnect("agent", "s3cret", nil)
+			a := newAgent(agentOptions{Server: s.URL, Proxy: "http://agent:s3cret@" + p.Addr()})
 			a.Start()
 			deviceLanded(mgr)
-			Expect(p.relayed()).To(ContainElement("127.0.0.1:" + port))
-			Expect(p.authSeen()).To(ContainElement("Basic " + base64.StdEncoding.EncodeToString([]byte("agent:s3cret"))))
+			Expect(p.Relayed()).To(ContainElement("127.0.0.1:" + port))
+			Expect(p.AuthSeen()).To(ContainElement("Basic " + base64.StdEncoding.EncodeToString([]byte("agent:s3cret"))))
 			a.Stop()
 		})
 
 		It("goes through a SOCKS5 proxy", func() {
-			p := startSOCKS5Proxy()
-			a := newAgent(agentOptions{Server: s.URL, Proxy: "socks5://" + p.addr()})
+			p := testproxy.StartSOCKS5("", "")
+			a := newAgent(agentOptions{Server: s.URL, Proxy: "socks5://" + p.Addr()})
 			a.Start()
 			deviceLanded(mgr)
-			Expect(p.relayed()).To(ContainElement("127.0.0.1:" + port))
+			Expect(p.Relayed()).To(ContainElement("127.0.0.1:" + port))
 			a.Stop()
 		})
 
 		It("lets a PAC file pick the proxy per host", func() {
-			httpProxy, socks := startConnectProxy("", ""), startSOCKS5Proxy()
+			httpProxy, socks := testproxy.StartConnect("", "", nil), testproxy.StartSOCKS5("", "")
 			pac := filepath.Join(GinkgoT().TempDir(), "proxy.pac")
 			Expect(os.WriteFile(pac, []byte(fmt.Sprintf(`function FindProxyForURL(url, host) {
 	if (host == "localhost") return "PROXY %s";
 	if (host == "127.0.0.1") return "SOCKS5 %s";
 	return "DIRECT";
 }
-`, httpProxy.addr(), socks.addr())), 0o600)).To(Succeed())
+`, httpProxy.Addr(), socks.Addr())), 0o600)).To(Succeed())
 
 			By("the server named localhost: the HTTP proxy")
 			a := newAgent(agentOptions{Server: "https://localhost:" + port, Proxy: "pac:" + pac})
 			a.Start()
 			deviceLanded(mgr)
 			a.Stop()
-			Expect(httpProxy.relayed()).To(ContainElement("localhost:" + port))
-			Expect(socks.connections()).To(BeZero())
-			viaHTTP := httpProxy.connections()
+			Expect(httpProxy.Relayed()).To(ContainElement("localhost:" + port))
+			Expect(socks.Connections()).To(BeZero())
+			viaHTTP := httpProxy.Connections()
 
 			By("the server named 127.0.0.1: the SOCKS5 proxy")
 			before := len(history(mgr))
@@ -265,9 +266,9 @@ var _ = Describe("rms-agent against the real server", func() {
 			b.Start()
 			Eventually(func() int { return len(history(mgr)) }).WithTimeout(15 * time.Second).Should(BeNumerically(">", before))
 			b.Stop()
-			Expect(socks.relayed()).To(HaveEach("127.0.0.1:" + port))
-			Expect(socks.relayed()).NotTo(BeEmpty())
-			Expect(httpProxy.connections()).To(Equal(viaHTTP), "the second agent never used the HTTP proxy")
+			Expect(socks.Relayed()).To(HaveEach("127.0.0.1:" + port))
+			Expect(socks.Relayed()).NotTo(BeEmpty())
+			Expect(httpProxy.Connections()).To(Equal(viaHTTP), "the second agent never used the HTTP proxy")
 		})
 	})
 
