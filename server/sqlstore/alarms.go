@@ -102,12 +102,8 @@ func (s *Store) ListAlarms(ctx context.Context, f server.AlarmFilter, p server.P
 		return nil, "", err
 	}
 	var w where
-	if f.DeviceID != "" {
-		w.add("device_id = ?", f.DeviceID)
-	}
-	if f.State != "" {
-		w.add("state = ?", string(f.State))
-	}
+	w.eq("device_id", f.DeviceID)
+	w.eq("state", string(f.State))
 	if f.MinSeverity != "" {
 		if f.MinSeverity.Rank() == 0 {
 			return nil, "", fail(method, server.CodeMalformed, "unknown alarm severity %q", f.MinSeverity)

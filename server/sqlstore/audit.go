@@ -124,15 +124,9 @@ func (s *Store) QueryAudit(ctx context.Context, f server.AuditFilter, p server.P
 	if !f.To.IsZero() {
 		w.add("time < ?", s.t(f.To))
 	}
-	if f.Actor != "" {
-		w.add("actor = ?", f.Actor)
-	}
-	if f.Action != "" {
-		w.add("action = ?", f.Action)
-	}
-	if f.Target != "" {
-		w.add("target = ?", f.Target)
-	}
+	w.eq("actor", f.Actor)
+	w.eq("action", f.Action)
+	w.eq("target", f.Target)
 	if cur != nil {
 		w.add("seq < ?", cur.S)
 	}

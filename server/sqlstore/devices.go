@@ -154,6 +154,14 @@ func (w *where) add(cond string, args ...any) {
 	w.args = append(w.args, args...)
 }
 
+// eq adds "column = value" when value is set: an empty filter field
+// matches everything.
+func (w *where) eq(column, value string) {
+	if value != "" {
+		w.add(column+" = ?", value)
+	}
+}
+
 func (w *where) String() string {
 	if len(w.conds) == 0 {
 		return ""
@@ -173,15 +181,9 @@ func (s *Store) ListDevices(ctx context.Context, f server.DeviceFilter, p server
 		return nil, "", err
 	}
 	var w where
-	if f.Customer != "" {
-		w.add("d.customer = ?", f.Customer)
-	}
-	if f.Site != "" {
-		w.add("d.site = ?", f.Site)
-	}
-	if f.State != "" {
-		w.add("d.state = ?", string(f.State))
-	}
+	w.eq("d.customer", f.Customer)
+	w.eq("d.site", f.Site)
+	w.eq("d.state", string(f.State))
 	if f.Search != "" {
 		pat := "%" + likeEscaper.Replace(strings.ToLower(f.Search)) + "%"
 		w.add(`(LOWER(d.id) LIKE ? ESCAPE '\' OR LOWER(d.display_name) LIKE ? ESCAPE '\')`, pat, pat)

@@ -115,12 +115,8 @@ func (s *Store) ListInstructions(ctx context.Context, f server.InstructionFilter
 		return nil, "", err
 	}
 	var w where
-	if f.DeviceID != "" {
-		w.add("device_id = ?", f.DeviceID)
-	}
-	if f.Status != "" {
-		w.add("status = ?", string(f.Status))
-	}
+	w.eq("device_id", f.DeviceID)
+	w.eq("status", string(f.Status))
 	if cur != nil {
 		w.add("(created_at, seq) < (?, ?)", s.t(time.UnixMicro(cur.T)), cur.S)
 	}

@@ -166,15 +166,9 @@ func (s *Store) ListUploads(ctx context.Context, f server.UploadFilter, p server
 		return nil, "", err
 	}
 	var w where
-	if f.DeviceID != "" {
-		w.add("device_id = ?", f.DeviceID)
-	}
-	if f.Kind != "" {
-		w.add("kind = ?", string(f.Kind))
-	}
-	if f.State != "" {
-		w.add("state = ?", string(f.State))
-	}
+	w.eq("device_id", f.DeviceID)
+	w.eq("kind", string(f.Kind))
+	w.eq("state", string(f.State))
 	if cur != nil {
 		w.add("(created_at, seq) < (?, ?)", s.t(time.UnixMicro(cur.T)), cur.S)
 	}
