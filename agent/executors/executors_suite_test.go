@@ -5,7 +5,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
 
 	"github.com/rmsproject/rms/fixtures/testserver"
 )
@@ -18,12 +17,4 @@ func TestExecutors(t *testing.T) {
 	RunSpecs(t, "agent/executors")
 }
 
-var _ = SynchronizedBeforeSuite(func() []byte {
-	return []byte(testserver.Build())
-}, func(path []byte) {
-	serverBin = string(path)
-})
-
-var _ = SynchronizedAfterSuite(func() {}, func() {
-	gexec.CleanupBuildArtifacts()
-})
+var _ = testserver.BuildForSuite(&serverBin)

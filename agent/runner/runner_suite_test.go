@@ -5,7 +5,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
 
 	"github.com/rmsproject/rms/fixtures/testserver"
 )
@@ -19,12 +18,4 @@ func TestRunner(t *testing.T) {
 	RunSpecs(t, "agent/runner")
 }
 
-var _ = SynchronizedBeforeSuite(func() []byte {
-	return []byte(testserver.Build())
-}, func(path []byte) {
-	serverBin = string(path)
-})
-
-var _ = SynchronizedAfterSuite(func() {}, func() {
-	gexec.CleanupBuildArtifacts()
-})
+var _ = testserver.BuildForSuite(&serverBin)
