@@ -39,8 +39,8 @@ agent-small: ## Build bin/rms-agent-nopac: static, stripped, no PAC engine (~14 
 test: ## Run every test (go test ./...); pass extra flags with TEST_FLAGS=...
 	$(GO) test $(TEST_FLAGS) ./...
 
-bench: ## Run the WS-Security benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem ./wssec/...
+bench: ## Run the benchmarks (WS-Security, store batch writes, agent outbox and audit)
+	$(GO) test -run '^$$' -bench . -benchmem ./wssec/... ./server/sqlstore/ ./agent/outbox/ ./agent/auditlog/
 
 run: build ## Run the server on https://localhost:8443 (embedded store) with simulated devices
 	scripts/run.sh
