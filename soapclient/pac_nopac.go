@@ -13,7 +13,7 @@ import (
 
 // errNoPAC is what a nopac build says to a pac: proxy setting. Building
 // with -tags nopac leaves the JavaScript engine out, which takes about a
-// fifth off the agent's resident memory, for sites that give a proxy URL.
+// quarter off the agent's resident memory, for sites that give a proxy URL.
 var errNoPAC = errors.New("this build has no PAC support (built with -tags nopac); give the proxy as a URL")
 
 type pac struct{}

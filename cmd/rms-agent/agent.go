@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,6 +131,9 @@ func runAgent(ctx context.Context, cfg *fileConfig, stdout, stderr io.Writer) er
 	proxy, err := soapclient.ParseProxy(cfg.Proxy)
 	if err != nil {
 		return usageError{fmt.Errorf("proxy: %w", err)}
+	}
+	if cfg.ProxyUser != "" {
+		proxy.PACCredentials = url.UserPassword(cfg.ProxyUser, cfg.ProxyPassword)
 	}
 	trust, err := loadTrust(cfg.CA, cfg.ServerCert)
 	if err != nil {

@@ -23,7 +23,11 @@ type fileConfig struct {
 	StateDir   string   `yaml:"state_dir"`
 	Interval   duration `yaml:"interval"`
 	Proxy      string   `yaml:"proxy"`
-	Immediate  struct {
+	// ProxyUser and ProxyPassword are presented to the proxies a PAC
+	// script names (a proxy URL carries its own user:pass).
+	ProxyUser     string `yaml:"proxy_user"`
+	ProxyPassword string `yaml:"proxy_password"`
+	Immediate     struct {
 		Codes      []string `yaml:"codes"`
 		Severities []string `yaml:"severities"`
 	} `yaml:"immediate"`

@@ -441,6 +441,13 @@ func contract(b backend) {
 			list, _, err = st.ListDevices(ctx, server.DeviceFilter{Customer: cust, State: server.StateOK}, server.Page{})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(list).To(BeEmpty())
+			// One that never reported is shown, and so listed, as offline.
+			silent := id("dev")
+			register(st, server.Device{ID: silent, Customer: cust})
+			list, _, err = st.ListDevices(ctx, server.DeviceFilter{Customer: cust, State: server.StateOffline}, server.Page{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(list).To(HaveLen(1))
+			Expect(list[0].ID).To(Equal(silent))
 		})
 	})
 

@@ -183,7 +183,11 @@ func (s *Store) ListDevices(ctx context.Context, f server.DeviceFilter, p server
 	var w where
 	w.eq("d.customer", f.Customer)
 	w.eq("d.site", f.Site)
-	w.eq("d.state", string(f.State))
+	if f.State != "" {
+		// A registered device that never reported has no state yet; it is
+		// shown as offline, so it is listed as offline too.
+		w.add("COALESCE(NULLIF(d.state, ''), 'offline') = ?", string(f.State))
+	}
 	if f.Search != "" {
 		pat := "%" + likeEscaper.Replace(strings.ToLower(f.Search)) + "%"
 		w.add(`(LOWER(d.id) LIKE ? ESCAPE '\' OR LOWER(d.display_name) LIKE ? ESCAPE '\')`, pat, pat)
