@@ -145,3 +145,52 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("GET /metrics", a.cfg.Metrics.Handler())
 	return mux
 }
+
+// exchange is what differs between the two endpoints' request handling;
+// API.exchange does the rest the same way for both.
+type exchange struct {
+	service  string // "device" or "management": metrics label
+	title    string // the WSDL service name, for the 405 text
+	contract *contract
+	// handle answers a POST with the response envelope.
+	handle func(r *http.Request) ([]byte, error)
+	// op names the operation once handle returned (for metrics).
+	op func() string
+	// fault renders an error as the service's fault envelope.
+	fault func(error) []byte
+	// audit records the request's outcome.
+	audit  func(ctx context.Context, err error)
+	fields func() logrus.Fields
+}
+
+// exchange serves GET ?wsdl|?xsd and POSTed SOAP: every POST gets an
+// answer or a fault (413 for an oversized body, 500 otherwise, with the
+// connection closed after an oversized one), an audit record and a metric.
+func (a *API) exchange(w http.ResponseWriter, r *http.Request, x exchange) {
+	if r.Method == http.MethodGet && x.contract.serve(w, r, endpointURL(r, a.cfg.PublicURL)) {
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, x.title+" takes SOAP over POST; GET ?wsdl for its contract", http.StatusMethodNotAllowed)
+		return
+	}
+	start := a.cfg.Now()
+	body, err := x.handle(r)
+	code := server.CodeOf(err)
+	status := http.StatusOK
+	if err != nil {
+		// A client that hung up is not the server's trouble.
+		if (code == server.CodeInternal || code == server.CodeUnavailable) && r.Context().Err() == nil {
+			a.log.WithError(err).WithFields(x.fields()).Warn(x.service + " request failed")
+		}
+		status = faultStatus(code)
+		body = x.fault(err)
+		if code == server.CodeTooLarge {
+			w.Header().Set("Connection", "close")
+		}
+	}
+	x.audit(r.Context(), err)
+	writeXML(w, status, body)
+	a.cfg.Metrics.Request(x.service, x.op(), string(code), a.cfg.Now().Sub(start))
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hooklift/gowsdl/soap"
+	"github.com/sirupsen/logrus"
 
 	"github.com/rmsproject/rms/generated/device"
 	"github.com/rmsproject/rms/server"
@@ -89,36 +90,21 @@ func (a *API) checkHeader(c *deviceCall, h *device.DeviceRequest) error {
 }
 
 func (a *API) serveDevice(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet && a.device.serve(w, r, endpointURL(r, a.cfg.PublicURL)) {
-		return
-	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		http.Error(w, "DeviceService takes SOAP over POST; GET ?wsdl for its contract", http.StatusMethodNotAllowed)
-		return
-	}
-	start := a.cfg.Now()
 	c := &deviceCall{op: "unknown"}
-	payload, err := a.deviceRequest(r, c)
-	var body []byte
-	if err == nil {
-		body, err = a.signed(payload)
-	}
-	code := server.CodeOf(err)
-	status := http.StatusOK
-	if err != nil {
-		if (code == server.CodeInternal || code == server.CodeUnavailable) && r.Context().Err() == nil {
-			a.log.WithError(err).WithFields(map[string]any{"op": c.op, "device": c.identity.DeviceID}).Warn("device request failed")
-		}
-		status = faultStatus(code)
-		body = a.signedFault(err)
-		if code == server.CodeTooLarge {
-			w.Header().Set("Connection", "close")
-		}
-	}
-	a.audit(r.Context(), c, err)
-	writeXML(w, status, body)
-	a.cfg.Metrics.Request("device", c.op, string(code), a.cfg.Now().Sub(start))
+	a.exchange(w, r, exchange{
+		service: "device", title: "DeviceService", contract: a.device,
+		handle: func(r *http.Request) ([]byte, error) {
+			payload, err := a.deviceRequest(r, c)
+			if err != nil {
+				return nil, err
+			}
+			return a.signed(payload)
+		},
+		op:     func() string { return c.op },
+		fault:  a.signedFault,
+		audit:  func(ctx context.Context, err error) { a.audit(ctx, c, err) },
+		fields: func() logrus.Fields { return logrus.Fields{"op": c.op, "device": c.identity.DeviceID} },
+	})
 }
 
 func (a *API) audit(ctx context.Context, c *deviceCall, err error) {

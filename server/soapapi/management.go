@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/rmsproject/rms/server"
 	"github.com/rmsproject/rms/wssec"
 )
@@ -31,36 +33,21 @@ func manage[Req any](fn func(a *API, ctx context.Context, c *managementCall, req
 }
 
 func (a *API) serveManagement(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet && a.management.serve(w, r, endpointURL(r, a.cfg.PublicURL)) {
-		return
-	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		http.Error(w, "ManagementService takes SOAP over POST; GET ?wsdl for its contract", http.StatusMethodNotAllowed)
-		return
-	}
-	start := a.cfg.Now()
 	c := &managementCall{op: "unknown"}
-	payload, err := a.managementRequest(r, c)
-	var body []byte
-	if err == nil {
-		body, err = envelope(payload)
-	}
-	code := server.CodeOf(err)
-	status := http.StatusOK
-	if err != nil {
-		if (code == server.CodeInternal || code == server.CodeUnavailable) && r.Context().Err() == nil {
-			a.log.WithError(err).WithField("op", c.op).Warn("management request failed")
-		}
-		status = faultStatus(code)
-		body = faultEnvelope(nsManagement, err)
-		if code == server.CodeTooLarge {
-			w.Header().Set("Connection", "close")
-		}
-	}
-	a.auditManagement(r.Context(), c, err)
-	writeXML(w, status, body)
-	a.cfg.Metrics.Request("management", c.op, string(code), a.cfg.Now().Sub(start))
+	a.exchange(w, r, exchange{
+		service: "management", title: "ManagementService", contract: a.management,
+		handle: func(r *http.Request) ([]byte, error) {
+			payload, err := a.managementRequest(r, c)
+			if err != nil {
+				return nil, err
+			}
+			return envelope(payload)
+		},
+		op:     func() string { return c.op },
+		fault:  func(err error) []byte { return faultEnvelope(nsManagement, err) },
+		audit:  func(ctx context.Context, err error) { a.auditManagement(ctx, c, err) },
+		fields: func() logrus.Fields { return logrus.Fields{"op": c.op} },
+	})
 }
 
 func (a *API) managementRequest(r *http.Request, c *managementCall) (any, error) {
