@@ -373,6 +373,19 @@ func contract(b backend) {
 			Expect(d.Properties).To(HaveLen(40))
 		})
 
+		It("keeps a metric's unit in the device's latest metrics when later heartbeats leave it out", func() {
+			first := hb(dev, now, server.StateOK)
+			second := hb(dev, now.Add(time.Minute), server.StateOK)
+			second.Metrics = []server.Metric{{Name: "temp", Value: 22}, {Name: "new", Value: 1}}
+			_, err := st.WriteHeartbeats(ctx, []server.Heartbeat{first})
+			Expect(err).NotTo(HaveOccurred())
+			_, err = st.WriteHeartbeats(ctx, []server.Heartbeat{second})
+			Expect(err).NotTo(HaveOccurred())
+			d, err := st.GetDevice(ctx, dev)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(d.Metrics).To(Equal([]server.Metric{{Name: "temp", Value: 22, Unit: "C"}, {Name: "new", Value: 1}}))
+		})
+
 		It("does not let a late, older heartbeat set the state back", func() {
 			_, err := st.WriteHeartbeats(ctx, []server.Heartbeat{hb(dev, now, server.StateError)})
 			Expect(err).NotTo(HaveOccurred())

@@ -264,7 +264,7 @@ func (s *Store) writeStatus(ctx context.Context, tx *sql.Tx, devices map[string]
 		}
 		d.properties = mergeAttrs(d.properties, hb.Properties)
 		if t := sentAt(hb); !t.Before(d.lastSeen) {
-			d.lastSeen, d.state, d.metrics = t, string(hb.State), hb.Metrics
+			d.lastSeen, d.state, d.metrics = t, string(hb.State), keepUnits(d.metrics, hb.Metrics)
 		}
 	}
 	sort.Strings(ids)
@@ -279,6 +279,26 @@ func (s *Store) writeStatus(ctx context.Context, tx *sql.Tx, devices map[string]
 			metrics = excluded.metrics, properties = excluded.properties`, args...)
 		return err
 	})
+}
+
+// keepUnits gives each new metric without a unit the unit it had before:
+// agents send a unit only when it changes, and the device's latest metrics
+// should still say what they measure.
+func keepUnits(before, now []server.Metric) []server.Metric {
+	out := make([]server.Metric, len(now))
+	copy(out, now)
+	for i := range out {
+		if out[i].Unit != "" {
+			continue
+		}
+		for _, b := range before {
+			if b.Name == out[i].Name {
+				out[i].Unit = b.Unit
+				break
+			}
+		}
+	}
+	return out
 }
 
 // mergeAttrs sets each changed attribute, keeping the others and their order.
