@@ -44,6 +44,11 @@ type DeviceStore interface {
 	RegisterDevice(ctx context.Context, d Device, now time.Time) error
 	// RevokeCertificate refuses the serial (hex) from now on.
 	RevokeCertificate(ctx context.Context, serial, reason string, now time.Time) error
+	// WatchRevocations calls fn with every serial revoked from now on, here
+	// or on another replica, so caches of admitted devices drop it at once;
+	// "" means notifications may have been missed and every cached
+	// admission should go.
+	WatchRevocations(fn func(serial string)) (stop func())
 	GetDevice(ctx context.Context, id string) (*Device, error)
 	ListDevices(ctx context.Context, f DeviceFilter, p Page) ([]Device, string, error)
 	DeviceHistory(ctx context.Context, f HistoryFilter, p Page) ([]HistoryEntry, string, error)

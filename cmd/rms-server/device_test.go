@@ -28,6 +28,9 @@ func heartbeat(state device.HealthState, metrics ...*device.Metric) *device.Hear
 }
 
 func faultCode(err error) string {
+	if err == nil {
+		return "no error"
+	}
 	var f *soapclient.Fault
 	if errors.As(err, &f) {
 		return f.Code

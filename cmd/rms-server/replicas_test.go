@@ -134,6 +134,21 @@ var _ = Describe("two replicas on one PostgreSQL", Label("postgres"), Ordered, f
 		}
 	})
 
+	It("refuses a certificate on one replica the moment it is revoked on the other", func() {
+		id := testserver.NewIdentity("rep-revoke")
+		onB := b.DeviceAs(id)
+		_, err := onB.Heartbeat(ctx, heartbeat("ok")) // B now holds a cached admission
+		Expect(err).NotTo(HaveOccurred())
+		_, err = a.Manager().RevokeCertificate(ctx, &management.RevokeCertificate{Serial: id.Cert.SerialNumber.Text(16)})
+		Expect(err).NotTo(HaveOccurred())
+		// Well inside B's 30 s admission cache: only the notification can
+		// have told B.
+		Eventually(func() string {
+			_, err := onB.Heartbeat(ctx, heartbeat("ok"))
+			return faultCode(err)
+		}).WithTimeout(5 * time.Second).Should(Equal("FORBIDDEN"))
+	})
+
 	It("keeps one unbroken audit chain written by both", func() {
 		a.Stop()
 		b.Stop()

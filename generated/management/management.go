@@ -806,7 +806,7 @@ type ManagementServicePortType interface {
 	// Error can be either of the following types:
 	//
 	//   - ManagementFault
-	/* Revoke a device certificate by serial number: later requests signed or authenticated with it are refused with FORBIDDEN. The replica that receives the revocation applies it at once; other replicas remember a device admission for up to 30 seconds (AdmitCacheTTL), so there it takes effect within that time. */
+	/* Revoke a device certificate by serial number: later requests signed or authenticated with it are refused with FORBIDDEN. Every replica applies it at once (the store notifies them; on PostgreSQL through LISTEN/NOTIFY); a replica whose notification connection was down forgets all cached admissions when it reconnects, and no admission is cached longer than 30 seconds (AdmitCacheTTL). */
 	RevokeCertificate(request *RevokeCertificate) (*RevokeCertificateResponse, error)
 
 	RevokeCertificateContext(ctx context.Context, request *RevokeCertificate) (*RevokeCertificateResponse, error)

@@ -41,8 +41,9 @@ type Config struct {
 	// MaxManagementBytes caps a management request (default 256 KiB).
 	MaxManagementBytes int
 	// AdmitCacheTTL is how long a device's admission (registered, serial not
-	// revoked) is remembered in memory (default 30s): a revocation reaches
-	// every replica within it.
+	// revoked) is remembered in memory (default 30s). Revocations clear it
+	// at once through the store's notifications; the TTL bounds how long a
+	// missed notification could matter.
 	AdmitCacheTTL time.Duration
 	// PublicURL, if set, is the base URL (scheme and host) written into
 	// served WSDLs instead of the address each client used.
@@ -97,7 +98,8 @@ type API struct {
 	admit   map[string]admission
 	// admitGen counts revocations, so an admission read from the store
 	// before a revocation is not cached after it.
-	admitGen uint64
+	admitGen  uint64
+	stopWatch func()
 }
 
 type admission struct {
@@ -118,9 +120,16 @@ func New(cfg Config) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &API{cfg: cfg, log: cfg.Logger.WithField("component", "soapapi"), device: dev, management: mgmt,
-		admit: map[string]admission{}}, nil
+	a := &API{cfg: cfg, log: cfg.Logger.WithField("component", "soapapi"), device: dev, management: mgmt,
+		admit: map[string]admission{}}
+	// A revocation on any replica reaches this one's admission cache at
+	// once (the store relays it through LISTEN/NOTIFY on PostgreSQL).
+	a.stopWatch = cfg.Store.WatchRevocations(a.forgetSerial)
+	return a, nil
 }
+
+// Close stops listening for revocations.
+func (a *API) Close() { a.stopWatch() }
 
 // Handler routes the SOAP endpoints and the operational ones: /healthz
 // (the process serves), /readyz (the store answers and is migrated) and

@@ -266,16 +266,15 @@ func (a *API) admitDevice(ctx context.Context, id server.Identity) error {
 	return nil
 }
 
-// forgetSerial drops every cached admission of the certificate serial, so
-// a revocation takes effect at once on this replica (other replicas see it
-// when their admission expires, within AdmitCacheTTL). Revocations are
-// rare, so a scan of the cache is fine.
+// forgetSerial drops every cached admission of the certificate serial (all
+// of them for ""), so a revocation made on any replica takes effect here at
+// once. Revocations are rare, so a scan of the cache is fine.
 func (a *API) forgetSerial(serial string) {
 	a.admitMu.Lock()
 	defer a.admitMu.Unlock()
 	a.admitGen++
 	for id, adm := range a.admit {
-		if adm.serial == serial {
+		if serial == "" || adm.serial == serial {
 			delete(a.admit, id)
 		}
 	}

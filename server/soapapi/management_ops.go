@@ -164,7 +164,6 @@ func revokeCertificate(a *API, ctx context.Context, c *managementCall, req *mana
 	if err := a.cfg.Store.RevokeCertificate(ctx, serial, req.Reason, a.cfg.Now()); err != nil {
 		return nil, err
 	}
-	a.forgetSerial(serial)
 	return &management.RevokeCertificateResponse{Serial: serial}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rmsproject/rms/server"
@@ -126,9 +127,64 @@ func (s *Store) RevokeCertificate(ctx context.Context, serial, reason string, no
 	if serial == "" {
 		return fail(method, server.CodeMalformed, "certificate serial is required")
 	}
-	_, err := s.exec(ctx, s.w, `INSERT INTO revoked_certs (serial, reason, revoked_at) VALUES (?, ?, ?)
-		ON CONFLICT (serial) DO NOTHING`, serial, reason, s.t(now))
-	return unavailable(method, err)
+	err := s.inTx(ctx, method, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, `INSERT INTO revoked_certs (serial, reason, revoked_at) VALUES (?, ?, ?)
+			ON CONFLICT (serial) DO NOTHING`, serial, reason, s.t(now)); err != nil {
+			return err
+		}
+		if s.d.notify != nil {
+			return s.d.notify(ctx, tx, revokeChannel, serial)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.revoked.notify(serial)
+	return nil
+}
+
+// WatchRevocations implements server.DeviceStore: fn hears every serial
+// revoked through any Store on the database (through LISTEN/NOTIFY on
+// PostgreSQL), and "" when notifications may have been missed (a listener
+// reconnect), which means "forget everything cached".
+func (s *Store) WatchRevocations(fn func(serial string)) (stop func()) {
+	return s.revoked.add(fn)
+}
+
+// revocations fans revoked serials out to in-process callbacks.
+type revocations struct {
+	mu   sync.Mutex
+	next int
+	fns  map[int]func(string)
+}
+
+func (r *revocations) add(fn func(string)) func() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fns == nil {
+		r.fns = map[int]func(string){}
+	}
+	id := r.next
+	r.next++
+	r.fns[id] = fn
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.fns, id)
+	}
+}
+
+func (r *revocations) notify(serial string) {
+	r.mu.Lock()
+	fns := make([]func(string), 0, len(r.fns))
+	for _, fn := range r.fns {
+		fns = append(fns, fn)
+	}
+	r.mu.Unlock()
+	for _, fn := range fns {
+		fn(serial)
+	}
 }
 
 // GetDevice implements server.DeviceStore.

@@ -22,24 +22,27 @@ type dialect struct {
 	skipLocked string
 	// notify, when set, tells other processes about a queued instruction;
 	// it runs inside the queueing transaction so it fires on commit.
-	notify func(ctx context.Context, tx *sql.Tx, deviceID string) error
+	notify func(ctx context.Context, tx *sql.Tx, channel, payload string) error
 	// types fill the shared migrations.
 	types *strings.Replacer
 	// timeArg turns a time into the column's representation.
 	timeArg func(time.Time) any
 }
 
-// notifyChannel is the LISTEN/NOTIFY channel for queued instructions; the
-// payload is the device id.
-const notifyChannel = "rms_instruction_queued"
+// The LISTEN/NOTIFY channels: queued instructions (payload: the device
+// id) and revoked certificates (payload: the serial).
+const (
+	notifyChannel = "rms_instruction_queued"
+	revokeChannel = "rms_certificate_revoked"
+)
 
 var postgres = &dialect{
 	name:       "postgres",
 	dollar:     true,
 	forUpdate:  " FOR UPDATE",
 	skipLocked: " FOR UPDATE SKIP LOCKED",
-	notify: func(ctx context.Context, tx *sql.Tx, deviceID string) error {
-		_, err := tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", notifyChannel, deviceID)
+	notify: func(ctx context.Context, tx *sql.Tx, channel, payload string) error {
+		_, err := tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", channel, payload)
 		return err
 	},
 	types: strings.NewReplacer(

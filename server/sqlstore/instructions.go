@@ -85,7 +85,7 @@ func (s *Store) QueueInstruction(ctx context.Context, in server.NewInstruction, 
 			return err
 		}
 		if s.d.notify != nil {
-			if err := s.d.notify(ctx, tx, in.DeviceID); err != nil {
+			if err := s.d.notify(ctx, tx, notifyChannel, in.DeviceID); err != nil {
 				return err
 			}
 		}

@@ -73,9 +73,10 @@ func (c *Config) validate() error {
 
 // Store implements server.Store on PostgreSQL or SQLite.
 type Store struct {
-	cfg Config
-	d   *dialect
-	log *logrus.Entry
+	revoked revocations
+	cfg     Config
+	d       *dialect
+	log     *logrus.Entry
 	// w runs every transaction and write; r runs plain reads. On
 	// PostgreSQL they are the same pool. On SQLite w has one connection, so
 	// writers queue in Go instead of failing with SQLITE_BUSY, while WAL

@@ -85,7 +85,13 @@ func (s *Store) listen(ctx context.Context) error {
 		}
 	})
 	errc := make(chan error, 1)
-	go func() { errc <- s.listener.Listen(notifyChannel) }()
+	go func() {
+		err := s.listener.Listen(notifyChannel)
+		if err == nil {
+			err = s.listener.Listen(revokeChannel)
+		}
+		errc <- err
+	}()
 	select {
 	case err := <-errc:
 		if err != nil {
@@ -96,11 +102,15 @@ func (s *Store) listen(ctx context.Context) error {
 	}
 	go func() {
 		for n := range s.listener.NotificationChannel() {
-			if n == nil {
+			switch {
+			case n == nil: // reconnected: anything may have been missed
 				s.hub.wakeAll()
-				continue
+				s.revoked.notify("")
+			case n.Channel == revokeChannel:
+				s.revoked.notify(n.Extra)
+			default:
+				s.hub.wake(n.Extra)
 			}
-			s.hub.wake(n.Extra)
 		}
 	}()
 	return nil
