@@ -65,8 +65,11 @@ func NewServerVerifier(roots *x509.CertPool, now func() time.Time, serverCerts .
 		Roots:        roots,
 		KeyUsage:     x509.ExtKeyUsageServerAuth,
 		Certificates: wssec.NewCertSet(serverCerts...),
-		Replay:       &wssec.MemoryReplayGuard{Now: now},
-		Now:          now,
+		// Given certificates are pinned: another certificate from the same
+		// CA (a balancer's, a public CA's) does not speak for the server.
+		Pinned: serverCerts,
+		Replay: &wssec.MemoryReplayGuard{Now: now},
+		Now:    now,
 	})
 }
 

@@ -60,6 +60,11 @@ type VerifierConfig struct {
 	KeyUsage x509.ExtKeyUsage
 	// Certificates resolves key identifiers and issuer/serial references.
 	Certificates CertificateSource
+	// Pinned, if set, are the only certificates a signature may be made
+	// with (they must still chain to Roots): the agent pins the server's
+	// certificate, so another certificate from the same CA is refused
+	// even when the message carries it.
+	Pinned []*x509.Certificate
 	Limits       Limits
 	Skew         time.Duration // default DefaultSkew
 	MaxLifetime  time.Duration // default DefaultMaxLifetime
@@ -190,6 +195,9 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, opts ...VerifyOption)
 	if err != nil {
 		return nil, err
 	}
+	if !v.pinned(cert) {
+		return nil, fail(CodeBadSignature, "message is signed by %q, not by a pinned certificate", cert.Subject.CommonName)
+	}
 	if err := v.checkTrust(cert, now); err != nil {
 		return nil, err
 	}
@@ -281,6 +289,20 @@ func (v *Verifier) resolveCertificate(m *message, candidates []*x509.Certificate
 		}
 	}
 	return nil, fail(CodeBadSignature, "unknown signing certificate (%s)", m.keyRef)
+}
+
+// pinned reports whether cert may sign: any trusted one when nothing is
+// pinned, otherwise only a pinned one.
+func (v *Verifier) pinned(cert *x509.Certificate) bool {
+	if len(v.cfg.Pinned) == 0 {
+		return true
+	}
+	for _, p := range v.cfg.Pinned {
+		if p.Equal(cert) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkTrust verifies the key strength and the chain to the trust anchors,

@@ -166,6 +166,14 @@ var _ = Describe("Sign and Verify", func() {
 			_, err = v.Verify(ctx, sign(p.ecdsa, wssec.RefThumbprint, FixtureTime, heartbeat()))
 			Expect(wssec.CodeOf(err)).To(Equal(wssec.CodeBadSignature))
 		})
+		It("accepts only a pinned certificate when some are pinned, even one the roots trust", func() {
+			pinned := p.verifier(func(c *wssec.VerifierConfig) { c.Pinned = []*x509.Certificate{p.ecdsa.cert} })
+			_, err := pinned.Verify(ctx, sign(p.ecdsa, wssec.RefBinarySecurityToken, FixtureTime, heartbeat()))
+			Expect(err).NotTo(HaveOccurred())
+			_, err = pinned.Verify(ctx, sign(p.rsa, wssec.RefBinarySecurityToken, FixtureTime, heartbeat()))
+			Expect(wssec.CodeOf(err)).To(Equal(wssec.CodeBadSignature))
+			Expect(err).To(MatchError(ContainSubstring("not by a pinned certificate")))
+		})
 		It("refuses a certificate outside its validity period", func() {
 			late := pkiValidity.to.Add(time.Hour)
 			msg := sign(p.ecdsa, wssec.RefThumbprint, late, heartbeat())
