@@ -224,6 +224,10 @@ func (d *Device) SendSigned(ctx context.Context, op string, signedEnvelope []byt
 // why it cannot be trusted.
 func (d *Device) decode(ctx context.Context, op, messageID string, r *Response, out any) error {
 	if r.Fault != nil {
+		if !d.cfg.InsecureSkipResponseVerify {
+			_, err := d.payload(ctx, r)
+			r.Fault.Verified = err == nil
+		}
 		return r.Fault
 	}
 	if r.StatusCode != http.StatusOK {

@@ -35,6 +35,10 @@ type Fault struct {
 	Retryable  bool
 	RetryAfter time.Duration
 	Message    string
+	// Verified is set when the fault came in an envelope whose server
+	// signature verified: only such a fault may make a device give up on
+	// a message, since anything on the path can forge an unsigned one.
+	Verified bool
 }
 
 func (f *Fault) Error() string {

@@ -252,12 +252,14 @@ func (d *deviceLoop) send(ctx context.Context) {
 }
 
 // permanent reports whether retrying the message can never help: the
-// server refused its content. Refusals of the device itself (revoked,
-// unregistered, signature or clock trouble) are not permanent: an operator
-// can fix them, and the data must still be there when they do.
+// server, in a fault it signed, refused its content. Refusals of the
+// device itself (revoked, unregistered, signature or clock trouble) are not
+// permanent: an operator can fix them, and the data must still be there
+// when they do. An unsigned fault proves nothing (a proxy could have sent
+// it), so it is retried.
 func permanent(err error) bool {
 	var f *soapclient.Fault
-	if !errors.As(err, &f) {
+	if !errors.As(err, &f) || !f.Verified {
 		return false
 	}
 	switch f.Code {

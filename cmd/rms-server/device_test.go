@@ -97,6 +97,9 @@ var _ = Describe("the device endpoint", func() {
 		hb.DeviceRequest.DeviceId = "dev-0002"
 		_, err = dev.Heartbeat(ctx, hb)
 		Expect(faultCode(err)).To(Equal("FORBIDDEN"))
+		var f *soapclient.Fault
+		Expect(errors.As(err, &f)).To(BeTrue())
+		Expect(f.Verified).To(BeTrue(), "the server signs its faults, and the client checks them")
 	})
 
 	It("keeps one active alarm per code, and runs its lifecycle", func() {
