@@ -58,8 +58,8 @@ func (e *runDiagnostic) Execute(ctx context.Context, _ string, in agent.Instruct
 	out := &capped{}
 	cmd.Stdout, cmd.Stderr = out, out
 	err := cmd.Run()
-	text := out.buf.String()
-	if out.dropped > 0 {
+	text := validUTF8(out.buf.String())
+	if out.dropped > 0 || len(text) > MaxOutput {
 		text = truncated(text)
 	}
 	res := agent.Result{Status: "succeeded", Output: text}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rmsproject/rms/agent"
 	"github.com/rmsproject/rms/soapclient"
@@ -85,17 +87,45 @@ func failed(format string, args ...any) agent.Result {
 	return agent.Result{Status: "failed", ExitCode: -1, Output: capOutput(fmt.Sprintf(format, args...))}
 }
 
+// capOutput makes s valid UTF-8 (validUTF8) and cuts it to MaxOutput bytes
+// on a character boundary.
 func capOutput(s string) string {
+	s = validUTF8(s)
 	if len(s) <= MaxOutput {
 		return s
 	}
 	return truncated(s)
 }
 
-// truncated cuts s to make room for a note saying so.
+// validUTF8 keeps valid UTF-8 and reads every other byte as Latin-1, the
+// likeliest encoding of a device tool's output: XML cannot carry the raw
+// bytes, and letting the encoder turn each into a three-byte U+FFFD would
+// push a capped output past the server's limit and lose the text.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/2)
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			r = rune(s[i])
+		}
+		b.WriteRune(r)
+		i += n
+	}
+	return b.String()
+}
+
+// truncated cuts valid UTF-8 s to make room for a note saying so.
 func truncated(s string) string {
 	const note = "\n[output truncated]"
-	return s[:min(len(s), MaxOutput-len(note))] + note
+	cut := min(len(s), MaxOutput-len(note))
+	for cut > 0 && !utf8.RuneStart(s[cut]) && cut < len(s) {
+		cut--
+	}
+	return s[:cut] + note
 }
 
 // Interval bounds for SetHeartbeatInterval.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -40,10 +41,11 @@ var _ = Describe("executors", func() {
 		Expect(os.MkdirAll(filepath.Join(dir, "logs"), 0o755)).To(Succeed())
 		execs, err = executors.New(executors.Config{
 			Diagnostics: map[string]executors.Diagnostic{
-				"echo":  {Command: []string{"sh", "-c", "echo hello; echo oops >&2"}},
-				"fail":  {Command: []string{"sh", "-c", "echo broken; exit 3"}},
-				"hang":  {Command: []string{"sh", "-c", "sleep 30 & sleep 30"}, Timeout: 300 * time.Millisecond},
-				"flood": {Command: []string{"sh", "-c", "head -c 100000 /dev/zero | tr '\\\\0' x"}},
+				"echo":   {Command: []string{"sh", "-c", "echo hello; echo oops >&2"}},
+				"fail":   {Command: []string{"sh", "-c", "echo broken; exit 3"}},
+				"hang":   {Command: []string{"sh", "-c", "sleep 30 & sleep 30"}, Timeout: 300 * time.Millisecond},
+				"flood":  {Command: []string{"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x"}},
+				"latin1": {Command: []string{"sh", "-c", "head -c 16000 /dev/zero | tr '\\0' '\\351'"}},
 			},
 			UploadGlobs: []string{filepath.Join(dir, "logs", "*.log")},
 			Redact: func(dst io.Writer, src io.Reader) error {
@@ -79,6 +81,13 @@ var _ = Describe("executors", func() {
 			r := run("RunDiagnostic", map[string]string{"name": "hang"})
 			Expect(r.Status).To(Equal("failed"))
 			Expect(r.Output).To(ContainSubstring("timed out"))
+		})
+		It("sends output that is not UTF-8 as valid UTF-8 within MaxOutput", func() {
+			r := run("RunDiagnostic", map[string]string{"name": "latin1"})
+			Expect(r.Status).To(Equal("succeeded"))
+			Expect(utf8.ValidString(r.Output)).To(BeTrue())
+			Expect(len(r.Output)).To(BeNumerically("<=", executors.MaxOutput))
+			Expect(r.Output).To(HaveSuffix("[output truncated]"))
 		})
 		It("caps the output at MaxOutput and says so", func() {
 			r := run("RunDiagnostic", map[string]string{"name": "flood"})
