@@ -104,14 +104,14 @@ func (d *deviceLoop) pollOnce(ctx context.Context) {
 			d.deferred = append(d.deferred, e)
 		}
 	}
-	if len(now) > 0 {
-		d.put(ctx, agent.KindAlarms, "ReportAlarms", alarmsRequest(now))
+	for _, batch := range alarmBatches(now) {
+		d.put(ctx, agent.KindAlarms, "ReportAlarms", alarmsRequest(batch))
 	}
 	d.put(ctx, agent.KindHeartbeat, "Heartbeat", d.heartbeat(sample))
-	if len(d.deferred) > 0 {
-		d.put(ctx, agent.KindAlarms, "ReportAlarms", alarmsRequest(d.deferred))
-		d.deferred = nil
+	for _, batch := range alarmBatches(d.deferred) {
+		d.put(ctx, agent.KindAlarms, "ReportAlarms", alarmsRequest(batch))
 	}
+	d.deferred = nil
 }
 
 // FullEvery is how many heartbeats pass between two that carry every
@@ -154,6 +154,34 @@ func (d *deviceLoop) heartbeat(s agent.Sample) *soapclient.Heartbeat {
 		d.lastProps = maps.Clone(s.Properties)
 	}
 	return hb
+}
+
+// Alarm batch bounds, well inside what the server takes in one message
+// (100 alarms, 64 KiB signed): a message it refused for size would be lost.
+const (
+	maxAlarmsPerMessage = 50
+	maxAlarmBytes       = 24 << 10
+)
+
+// alarmBatches splits events into messages the server will accept.
+func alarmBatches(events []agent.Event) [][]agent.Event {
+	var out [][]agent.Event
+	var cur []agent.Event
+	size := 0
+	for _, e := range events {
+		n := 256 + len(e.Code) + len(e.Text) // element names and times, roughly
+		for k, v := range e.Context {
+			n += 64 + len(k) + len(v)
+		}
+		if len(cur) > 0 && (len(cur) == maxAlarmsPerMessage || size+n > maxAlarmBytes) {
+			out, cur, size = append(out, cur), nil, 0
+		}
+		cur, size = append(cur, e), size+n
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
 }
 
 func alarmsRequest(events []agent.Event) *soapclient.ReportAlarms {

@@ -2,8 +2,10 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -42,6 +44,31 @@ var _ = Describe("Backoff", func() {
 		Expect(b.Next(0)).To(BeNumerically("<=", 7500*time.Millisecond))
 		Expect(b.Next(time.Minute)).To(Equal(time.Minute))
 		Expect(b.Next(time.Hour)).To(Equal(10*time.Minute), "a hint never exceeds the cap")
+	})
+})
+
+var _ = Describe("alarmBatches", func() {
+	It("keeps every event, in order, in messages within the count and size bounds", func() {
+		var events []agent.Event
+		for i := range 230 {
+			e := agent.Event{Code: fmt.Sprintf("E-%03d", i), Severity: agent.SeverityMajor, Text: "x"}
+			if i%7 == 0 {
+				e.Text = strings.Repeat("t", 1000)
+				e.Context = map[string]string{"trace": strings.Repeat("c", 1000)}
+			}
+			events = append(events, e)
+		}
+		batches := alarmBatches(events)
+		var flat []agent.Event
+		for _, b := range batches {
+			Expect(len(b)).To(BeNumerically("<=", maxAlarmsPerMessage))
+			m, err := newMessage("dev", agent.KindAlarms, "ReportAlarms", alarmsRequest(b), time.Now())
+			Expect(err).NotTo(HaveOccurred())
+			Expect(len(m.Payload)).To(BeNumerically("<", 40<<10), "well inside the server's 64 KiB once signed")
+			flat = append(flat, b...)
+		}
+		Expect(flat).To(Equal(events))
+		Expect(alarmBatches(nil)).To(BeEmpty())
 	})
 })
 
