@@ -90,6 +90,20 @@ var _ = Describe("the device endpoint", func() {
 		Expect(r.Fault.Code).To(Equal("REPLAY"))
 	})
 
+	It("takes a sentAt from a clock that ran ahead as now, so it cannot freeze the device's status", func() {
+		ahead := heartbeat(device.HealthStateError)
+		ahead.DeviceRequest.SentAt = soap.CreateXsdDateTime(time.Now().Add(2*time.Hour).UTC(), true)
+		_, err := dev.Heartbeat(ctx, ahead)
+		Expect(err).NotTo(HaveOccurred())
+		time.Sleep(1100 * time.Millisecond) // a later whole second
+		_, err = dev.Heartbeat(ctx, heartbeat(device.HealthStateOk))
+		Expect(err).NotTo(HaveOccurred())
+		got, err := mgr.GetDevice(ctx, &management.GetDevice{DeviceId: "dev-0001"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(*got.Device.Summary.State).To(Equal(management.HealthStateOk))
+		Expect(got.Device.Summary.LastSeen.ToGoTime()).To(BeTemporally("<=", time.Now()))
+	})
+
 	It("refuses a message signed by another device than the TLS client, and acting for another device", func() {
 		_, err := s.DeviceSignedBy("dev-0001", "dev-0002").Heartbeat(ctx, heartbeat("ok"))
 		Expect(faultCode(err)).To(Equal("BAD_SIGNATURE"))

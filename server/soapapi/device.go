@@ -79,6 +79,12 @@ func (a *API) checkHeader(c *deviceCall, h *device.DeviceRequest) error {
 		// bad sentAt both end up here.
 		return server.Errorf(server.CodeMalformed, "sentAt must be an xs:dateTime")
 	}
+	if now := a.cfg.Now(); sent.After(now) {
+		// A device clock that ran ahead must not put status in the future
+		// (a later, correct heartbeat could not overwrite it); the message
+		// itself is still good, so it is taken as sent now.
+		sent = now
+	}
 	if h.DeviceId != "" && h.DeviceId != c.identity.DeviceID {
 		// A device acts only for itself; gateways acting for registered
 		// children come with the gateway issue.
