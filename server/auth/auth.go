@@ -98,6 +98,9 @@ type Authenticator struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]cached
+
+	dummyOnce sync.Once
+	dummy     string // a hash to check unknown users against
 }
 
 type cached struct {
@@ -143,18 +146,21 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password str
 
 	u, err := a.cfg.Users.GetUser(ctx, username)
 	if server.CodeOf(err) == server.CodeNotFound {
+		// Hash anyway, so an unknown name takes as long to refuse as a
+		// wrong password and timing does not tell which names exist.
+		a.dummyOnce.Do(func() { a.dummy, _ = HashPassword("not-a-real-password-" + username) })
+		if _, err := a.check(ctx, a.dummy, password); server.CodeOf(err) == server.CodeUnavailable {
+			return nil, err
+		}
 		return nil, errDenied
 	}
 	if err != nil {
 		return nil, fmt.Errorf("auth.Authenticate: %w", err)
 	}
-	select {
-	case a.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, server.Wrap(server.CodeUnavailable, "authentication was interrupted", ctx.Err())
+	ok, err := a.check(ctx, u.PasswordHash, password)
+	if server.CodeOf(err) == server.CodeUnavailable {
+		return nil, err
 	}
-	ok, err := CheckPassword(u.PasswordHash, password)
-	<-a.slots
 	if err != nil {
 		return nil, server.Wrap(server.CodeInternal, "stored password hash is unusable", err)
 	}
@@ -168,6 +174,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password str
 	a.cache[key] = cached{user: *u, expires: now.Add(a.cfg.CacheTTL)}
 	a.mu.Unlock()
 	return u, nil
+}
+
+// check runs one slow hash in a bounded slot.
+func (a *Authenticator) check(ctx context.Context, hash, password string) (bool, error) {
+	select {
+	case a.slots <- struct{}{}:
+	case <-ctx.Done():
+		return false, server.Wrap(server.CodeUnavailable, "authentication was interrupted", ctx.Err())
+	}
+	defer func() { <-a.slots }()
+	return CheckPassword(hash, password)
 }
 
 // Authorize implements server.Authenticator. Only admins exist so far, and
