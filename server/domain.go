@@ -56,7 +56,8 @@ const (
 
 // InstructionStatus is where an instruction is in its lifecycle. queued →
 // delivered (handed to the device) → accepted/running → succeeded, failed or
-// rejected; queued or delivered may become expired; queued may be cancelled.
+// rejected; queued may become expired (a delivered one is the device's to
+// finish, and its result is kept however late); queued may be cancelled.
 type InstructionStatus string
 
 // Instruction statuses.

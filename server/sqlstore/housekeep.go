@@ -38,7 +38,7 @@ func (s *Store) Housekeep(ctx context.Context, now time.Time) (int, error) {
 	var expired int64
 	err := s.inTx(ctx, method, func(tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, `UPDATE instructions SET status = 'expired', updated_at = ?
-			WHERE status IN ('queued', 'delivered') AND expires_at <= ?`, s.t(now), s.t(now))
+			WHERE status = 'queued' AND expires_at <= ?`, s.t(now), s.t(now))
 		if err != nil {
 			return err
 		}
