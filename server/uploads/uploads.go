@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
@@ -55,7 +56,9 @@ func (c *Config) validate() error {
 // Service implements server.Uploads.
 type Service struct {
 	cfg   Config
-	locks sync.Map // upload id → *sync.Mutex; serializes chunks of one upload
+	// locks serialize the chunks of one upload. They are striped by id, so
+	// ids a device makes up cost nothing to remember.
+	locks [64]sync.Mutex
 }
 
 var _ server.Uploads = (*Service)(nil)
@@ -72,8 +75,9 @@ func New(cfg Config) (*Service, error) {
 }
 
 func (s *Service) lock(id string) func() {
-	m, _ := s.locks.LoadOrStore(id, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	mu := &s.locks[h.Sum32()%uint32(len(s.locks))]
 	mu.Lock()
 	return mu.Unlock
 }
@@ -196,7 +200,12 @@ func (s *Service) Commit(ctx context.Context, deviceID, id string) (*server.Uplo
 	if up.Received != up.Size {
 		return nil, server.Errorf(server.CodeConflict, "upload has %d of %d bytes", up.Received, up.Size)
 	}
-	part := s.path(id, ".part")
+	part, final := s.path(id, ".part"), s.path(id, "")
+	if _, err := os.Stat(final); err == nil {
+		// An earlier commit verified and placed the content but did not get
+		// to record it (a crash, a store error): record it now.
+		return s.finish(ctx, id)
+	}
 	if up.Size == 0 {
 		if err := os.WriteFile(part, nil, 0o640); err != nil {
 			return nil, unavailable("uploads.Commit", err)
@@ -209,7 +218,7 @@ func (s *Service) Commit(ctx context.Context, deviceID, id string) (*server.Uplo
 	if !strings.EqualFold(sum, up.SHA256) {
 		return s.fail(ctx, up, server.Errorf(server.CodeMalformed, "uploaded content does not match its SHA-256"))
 	}
-	final := s.path(id, "")
+	placed := part
 	if up.Compression == server.CompressionGzip {
 		if err := s.gunzip(part, final+".tmp"); err != nil {
 			if server.CodeOf(err) == server.CodeMalformed || server.CodeOf(err) == server.CodeTooLarge {
@@ -217,17 +226,22 @@ func (s *Service) Commit(ctx context.Context, deviceID, id string) (*server.Uplo
 			}
 			return nil, err
 		}
-		if err := os.Remove(part); err != nil {
-			return nil, unavailable("uploads.Commit", err)
-		}
-		part = final + ".tmp"
+		placed = final + ".tmp"
 	}
-	if err := os.Rename(part, final); err != nil {
+	// The rename is the commit point on disk: before it a retry verifies
+	// the .part file again, after it a retry only records the result.
+	if err := os.Rename(placed, final); err != nil {
 		return nil, unavailable("uploads.Commit", err)
 	}
 	if err := syncDir(s.cfg.Dir); err != nil {
 		return nil, unavailable("uploads.Commit", err)
 	}
+	_ = os.Remove(part) // the compressed copy, once decompressed; gone already otherwise
+	return s.finish(ctx, id)
+}
+
+// finish records a placed upload as committed.
+func (s *Service) finish(ctx context.Context, id string) (*server.Upload, error) {
 	done, err := s.cfg.Store.FinishUpload(ctx, id, server.UploadCommitted, s.cfg.Now())
 	if err != nil {
 		return nil, fmt.Errorf("uploads.Commit: %w", err)

@@ -127,6 +127,18 @@ var _ = Describe("Service", func() {
 		Entry("an unknown compression", func(u *server.NewUpload) { u.Compression = "bzip2" }, server.CodeMalformed),
 	)
 
+	It("records a commit that placed its file but crashed before recording it", func() {
+		content := []byte(strings.Repeat("line\n", 300))
+		up := begin("dev-0001", content, server.CompressionNone)
+		send("dev-0001", up, content)
+		// The crash: the content moved into place, the store never heard.
+		Expect(os.Rename(filepath.Join(dir, "data", up.ID+".part"), filepath.Join(dir, "data", up.ID))).To(Succeed())
+		done, err := svc.Commit(ctx, "dev-0001", up.ID)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(done.State).To(Equal(server.UploadCommitted))
+		Expect(readAll(up.ID)).To(Equal(content))
+	})
+
 	It("takes a chunk of exactly MaxChunk and refuses one byte more", func() {
 		content := bytes.Repeat([]byte{'x'}, 2*maxChunk+1)
 		up := begin("dev-0001", content, server.CompressionNone)
