@@ -386,6 +386,24 @@ func contract(b backend) {
 			Expect(d.Metrics).To(Equal([]server.Metric{{Name: "temp", Value: 22, Unit: "C"}, {Name: "new", Value: 1}}))
 		})
 
+		It("keeps at most MaxDeviceProperties, dropping the longest-standing names", func() {
+			var props []server.Attr
+			for i := range sqlstore.MaxDeviceProperties + 3 {
+				props = append(props, server.Attr{Name: fmt.Sprintf("p%04d", i), Value: "v"})
+			}
+			first := hb(dev, now, server.StateOK, props[:sqlstore.MaxDeviceProperties]...)
+			_, err := st.WriteHeartbeats(ctx, []server.Heartbeat{first})
+			Expect(err).NotTo(HaveOccurred())
+			second := hb(dev, now.Add(time.Minute), server.StateOK, props[sqlstore.MaxDeviceProperties:]...)
+			_, err = st.WriteHeartbeats(ctx, []server.Heartbeat{second})
+			Expect(err).NotTo(HaveOccurred())
+			d, err := st.GetDevice(ctx, dev)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(d.Properties).To(HaveLen(sqlstore.MaxDeviceProperties))
+			Expect(d.Properties[0].Name).To(Equal("p0003"))
+			Expect(d.Properties[len(d.Properties)-1].Name).To(Equal(fmt.Sprintf("p%04d", sqlstore.MaxDeviceProperties+2)))
+		})
+
 		It("does not let a late, older heartbeat set the state back", func() {
 			_, err := st.WriteHeartbeats(ctx, []server.Heartbeat{hb(dev, now, server.StateError)})
 			Expect(err).NotTo(HaveOccurred())

@@ -263,6 +263,11 @@ func (s *Store) writeStatus(ctx context.Context, tx *sql.Tx, devices map[string]
 			ids = append(ids, hb.DeviceID)
 		}
 		d.properties = mergeAttrs(d.properties, hb.Properties)
+		if extra := len(d.properties) - MaxDeviceProperties; extra > 0 {
+			// The longest-standing names go first: a device that invents
+			// names must not grow its row (rewritten on every batch) forever.
+			d.properties = d.properties[extra:]
+		}
 		if t := sentAt(hb); !t.Before(d.lastSeen) {
 			d.lastSeen, d.state, d.metrics = t, string(hb.State), keepUnits(d.metrics, hb.Metrics)
 		}
@@ -280,6 +285,9 @@ func (s *Store) writeStatus(ctx context.Context, tx *sql.Tx, devices map[string]
 		return err
 	})
 }
+
+// MaxDeviceProperties bounds the properties kept for one device.
+const MaxDeviceProperties = 512
 
 // keepUnits gives each new metric without a unit the unit it had before:
 // agents send a unit only when it changes, and the device's latest metrics
