@@ -51,17 +51,20 @@ func (e *uploadFile) Execute(ctx context.Context, deviceID string, in agent.Inst
 		return failed("cannot prepare %s: %v", path, err)
 	}
 	id, size, err := e.send(ctx, deviceID, in.ID, filepath.Base(resolved), staged)
+	// The staged copy goes either way: a re-sent instruction stages the
+	// same bytes again (redaction and gzip are deterministic), and the
+	// server resumes the matching upload from its last durable offset.
+	_ = os.Remove(staged)
 	if err != nil {
 		return failed("upload of %s failed: %v", path, err)
 	}
-	_ = os.Remove(staged)
 	return agent.Result{Status: "succeeded", UploadID: id,
 		Output: fmt.Sprintf("uploaded %s (%d bytes redacted and compressed) as upload %s", path, size, id)}
 }
 
-// stage writes the redacted, gzipped copy once per instruction and file; a
-// restarted agent finds it and resumes with the very same bytes, which is
-// what lets the server's offset and hash checks hold across restarts.
+// stage writes the redacted, gzipped copy once per instruction and file.
+// The bytes are the same every time for the same file, which is what lets
+// the server's offset and hash checks resume an interrupted upload.
 func (e *uploadFile) stage(deviceID, instructionID, src string) (string, error) {
 	sum := sha256.Sum256([]byte(deviceID + "\x00" + instructionID + "\x00" + src))
 	staged := filepath.Join(e.cfg.StagingDir, hex.EncodeToString(sum[:12])+".gz")
