@@ -64,12 +64,12 @@ type VerifierConfig struct {
 	// with (they must still chain to Roots): the agent pins the server's
 	// certificate, so another certificate from the same CA is refused
 	// even when the message carries it.
-	Pinned []*x509.Certificate
-	Limits       Limits
-	Skew         time.Duration // default DefaultSkew
-	MaxLifetime  time.Duration // default DefaultMaxLifetime
-	Replay       ReplayGuard   // nil: no replay detection (tools only)
-	Now          func() time.Time
+	Pinned      []*x509.Certificate
+	Limits      Limits
+	Skew        time.Duration // default DefaultSkew
+	MaxLifetime time.Duration // default DefaultMaxLifetime
+	Replay      ReplayGuard   // nil: no replay detection (tools only)
+	Now         func() time.Time
 }
 
 // Verifier checks signed envelopes. It is safe for concurrent use.

@@ -55,7 +55,7 @@ func (c *Config) validate() error {
 
 // Service implements server.Uploads.
 type Service struct {
-	cfg   Config
+	cfg Config
 	// locks serialize the chunks of one upload. They are striped by id, so
 	// ids a device makes up cost nothing to remember.
 	locks [64]sync.Mutex
