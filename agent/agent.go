@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -97,7 +98,21 @@ type Outbox interface {
 	Ack(seq uint64) error
 	// Stats reports how many messages and bytes are held.
 	Stats() (messages int, bytes int64)
+	// Discard removes a record that cannot be read (Pending failed with a
+	// *CorruptError), so the device's messages behind it still go.
+	Discard(deviceID string, seq uint64) error
 	Close() error
+}
+
+// CorruptError is an outbox record that cannot be read back. The sender
+// discards it, loudly, rather than let it block every message behind it.
+type CorruptError struct {
+	Seq    uint64
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("outbox record %d cannot be read: %s", e.Seq, e.Reason)
 }
 
 // Instruction is a verified instruction from the server.

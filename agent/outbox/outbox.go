@@ -477,9 +477,53 @@ func remove(tx *bolt.Tx, seq uint64, device string, kind agent.Kind) error {
 func get(tx *bolt.Tx, seq uint64) (agent.Message, error) {
 	raw := tx.Bucket(bucketMsgs).Get(key(seq))
 	if raw == nil {
-		return agent.Message{}, fmt.Errorf("%w: seq %d is indexed but missing", ErrCorrupt, seq)
+		return agent.Message{}, corrupt(seq, "indexed but missing")
 	}
 	return decode(seq, raw)
+}
+
+// corrupt is ErrCorrupt with the record's place, so the sender can discard
+// just that record.
+func corrupt(seq uint64, why string) error {
+	return fmt.Errorf("%w: %w", ErrCorrupt, &agent.CorruptError{Seq: seq, Reason: why})
+}
+
+// Discard implements agent.Outbox: it removes a record whatever state it is
+// in, then recounts the totals, since an unreadable record's size is not
+// known.
+func (o *Outbox) Discard(deviceID string, seq uint64) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return fmt.Errorf("outbox.Discard: %w", ErrClosed)
+	}
+	var count int
+	var total int64
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		kind := agent.KindHeartbeat // removes a heartbeat index entry too, if there is one
+		if err := remove(tx, seq, deviceID, kind); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketMsgs).ForEach(func(k, v []byte) error {
+			if m, err := decode(binary.BigEndian.Uint64(k), v); err == nil {
+				count++
+				total += Size(m)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return writeMeta(tx, count, total)
+	})
+	if err != nil {
+		return fmt.Errorf("outbox.Discard: %w", err)
+	}
+	o.count, o.bytes = count, total
+	if o.newestHB[deviceID] == seq {
+		delete(o.newestHB, deviceID)
+	}
+	o.log.WithFields(logrus.Fields{"seq": seq, "device": deviceID}).Error("discarded an unreadable outbox record")
+	return nil
 }
 
 func writeMeta(tx *bolt.Tx, count int, total int64) error {
@@ -527,7 +571,7 @@ func encode(m agent.Message) []byte {
 
 func decode(seq uint64, raw []byte) (agent.Message, error) {
 	bad := func(why string) (agent.Message, error) {
-		return agent.Message{}, fmt.Errorf("%w: seq %d: %s", ErrCorrupt, seq, why)
+		return agent.Message{}, corrupt(seq, why)
 	}
 	if len(raw) == 0 || raw[0] != recordVersion {
 		return bad("unknown record version")

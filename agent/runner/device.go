@@ -241,6 +241,16 @@ func (d *deviceLoop) send(ctx context.Context) {
 	b := &Backoff{Min: d.r.cfg.MinBackoff, Max: d.r.cfg.MaxBackoff}
 	for ctx.Err() == nil {
 		pending, err := d.r.cfg.Outbox.Pending(d.dev.ID, 1)
+		var bad *agent.CorruptError
+		if errors.As(err, &bad) {
+			// One unreadable record must not hold back every message
+			// behind it: it goes, and the audit trail says so.
+			d.log.WithError(err).Error("discarding an unreadable outbox record")
+			d.r.audit(d.dev.ID, "agent", "message.corrupt", "failure", err.Error())
+			if dErr := d.r.cfg.Outbox.Discard(d.dev.ID, bad.Seq); dErr == nil {
+				continue
+			}
+		}
 		if err != nil {
 			d.log.WithError(err).Error("outbox unreadable")
 			sleep(ctx, b.Next(0))
