@@ -2,7 +2,9 @@ package soapclient
 
 import (
 	"context"
+	"crypto"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -11,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -71,6 +74,29 @@ func NewServerVerifier(roots *x509.CertPool, now func() time.Time, serverCerts .
 		Replay: &wssec.MemoryReplayGuard{Now: now},
 		Now:    now,
 	})
+}
+
+// NewDeviceFor builds the usual client of one device: its certificate
+// presented over TLS, its key signing every request, answers verified
+// against roots and the pinned server certificates. base is the server's
+// base URL (the client posts to base/soap/device); cfg carries anything
+// else (proxy, timeouts), with URL and RootCAs filled here, and
+// Certificates too unless a test presents another identity over TLS.
+func NewDeviceFor(base string, roots *x509.CertPool, serverCerts []*x509.Certificate, cert *x509.Certificate, key crypto.Signer, cfg Config) (*Device, error) {
+	signer, err := wssec.NewSigner(wssec.SignerConfig{Certificate: cert, Key: key})
+	if err != nil {
+		return nil, fmt.Errorf("soapclient.NewDeviceFor: %w", err)
+	}
+	verifier, err := NewServerVerifier(roots, cfg.Now, serverCerts...)
+	if err != nil {
+		return nil, fmt.Errorf("soapclient.NewDeviceFor: %w", err)
+	}
+	cfg.URL = strings.TrimSuffix(base, "/") + "/soap/device"
+	cfg.RootCAs = roots
+	if len(cfg.Certificates) == 0 {
+		cfg.Certificates = []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}}
+	}
+	return NewDevice(DeviceConfig{Config: cfg, Signer: signer, ServerVerifier: verifier})
 }
 
 // DeviceAction is the SOAPAction of a DeviceService operation.

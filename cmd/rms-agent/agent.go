@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"flag"
@@ -12,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -27,7 +25,6 @@ import (
 	"github.com/rmsproject/rms/agent/redact"
 	"github.com/rmsproject/rms/agent/runner"
 	"github.com/rmsproject/rms/soapclient"
-	"github.com/rmsproject/rms/wssec"
 	"github.com/rmsproject/rms/wssec/pki"
 )
 
@@ -287,18 +284,5 @@ func loadTrust(caPath, serverCertPath string) (*trustAnchors, error) {
 }
 
 func (t *trustAnchors) client(server string, cert *x509.Certificate, key crypto.Signer, proxy soapclient.ProxyConfig) (*soapclient.Device, error) {
-	signer, err := wssec.NewSigner(wssec.SignerConfig{Certificate: cert, Key: key})
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := soapclient.NewServerVerifier(t.roots, nil, t.serverCerts...)
-	if err != nil {
-		return nil, err
-	}
-	return soapclient.NewDevice(soapclient.DeviceConfig{
-		Config: soapclient.Config{URL: strings.TrimSuffix(server, "/") + "/soap/device", RootCAs: t.roots,
-			Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}},
-			ProxyConfig:  proxy},
-		Signer: signer, ServerVerifier: verifier,
-	})
+	return soapclient.NewDeviceFor(server, t.roots, t.serverCerts, cert, key, soapclient.Config{ProxyConfig: proxy})
 }

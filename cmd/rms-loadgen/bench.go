@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -11,13 +10,11 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rmsproject/rms/soapclient"
-	"github.com/rmsproject/rms/wssec"
 	"github.com/rmsproject/rms/wssec/pki"
 )
 
@@ -265,20 +262,7 @@ func (c *common) fleetClients(prefix string) ([]*soapclient.Device, error) {
 	}
 	clients := make([]*soapclient.Device, len(fleet))
 	for i, m := range fleet {
-		signer, err := wssec.NewSigner(wssec.SignerConfig{Certificate: m.Cert, Key: m.Key})
-		if err != nil {
-			return nil, err
-		}
-		verifier, err := soapclient.NewServerVerifier(pool, nil, serverCerts...)
-		if err != nil {
-			return nil, err
-		}
-		clients[i], err = soapclient.NewDevice(soapclient.DeviceConfig{
-			Config: soapclient.Config{URL: strings.TrimSuffix(c.server, "/") + "/soap/device", RootCAs: pool,
-				Certificates: []tls.Certificate{tlsCertificate(m)}},
-			Signer: signer, ServerVerifier: verifier,
-		})
-		if err != nil {
+		if clients[i], err = soapclient.NewDeviceFor(c.server, pool, serverCerts, m.Cert, m.Key, soapclient.Config{}); err != nil {
 			return nil, err
 		}
 	}

@@ -1,17 +1,12 @@
 package main
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"path/filepath"
 
 	"github.com/rmsproject/rms/wssec/pki"
 )
-
-func tlsCertificate(m pki.Issued) tls.Certificate {
-	return tls.Certificate{Certificate: [][]byte{m.Cert.Raw}, PrivateKey: m.Key, Leaf: m.Cert}
-}
 
 // issueFleet issues n device certificates (CN prefix-00001 …) from the CA
 // in pkiDir.
