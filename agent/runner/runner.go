@@ -138,16 +138,6 @@ func (r *Runner) Run(ctx context.Context) error {
 // RequestRestart makes Run return ErrRestart.
 func (r *Runner) RequestRestart() { r.restartOnce.Do(func() { close(r.restart) }) }
 
-// Interval returns a device's current heartbeat interval.
-func (r *Runner) Interval(deviceID string) (time.Duration, bool) {
-	for _, d := range r.devices {
-		if d.dev.ID == deviceID {
-			return d.interval(), true
-		}
-	}
-	return 0, false
-}
-
 // SetInterval changes a device's heartbeat interval (SetHeartbeatInterval).
 func (r *Runner) SetInterval(deviceID string, every time.Duration) error {
 	for _, d := range r.devices {

@@ -206,6 +206,7 @@ func run(ctx context.Context, cfg *config, stdout io.Writer, getenv func(string)
 	if err != nil {
 		return err
 	}
+	defer api.Close()
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
