@@ -14,27 +14,18 @@ import (
 
 // instructions long-polls for work. A poll whose answer could not be
 // trusted (its signature did not verify) or did not arrive is asked again
-// under the same messageId: the server answers a repeated id with the
-// same instructions, so none is lost to a tampered or dropped answer.
+// under the same messageId: the server answers a repeated id at once with
+// the same instructions, so none is lost to a tampered or dropped answer.
 func (d *deviceLoop) instructions(ctx context.Context) {
 	b := &Backoff{Min: d.r.cfg.MinBackoff, Max: d.r.cfg.MaxBackoff}
 	messageID := ""
 	for ctx.Err() == nil {
-		wait := d.r.cfg.PollWait
 		if messageID == "" {
 			messageID = uuid.NewString()
-		} else {
-			// A repeated id asks for an answer the server may already have
-			// decided: the server answers it from its record only when it
-			// claims, and a long-poll claims only once something is
-			// pending or the wait is over, so asking with a wait would
-			// hold back the instructions it already handed out (now
-			// delivered, no longer pending) for the whole wait.
-			wait = 0
 		}
 		req := &soapclient.RequestInstructions{
 			DeviceRequest:   &soapclient.DeviceRequest{MessageId: messageID},
-			WaitSeconds:     int32(wait / time.Second),
+			WaitSeconds:     int32(d.r.cfg.PollWait / time.Second),
 			MaxInstructions: 10,
 		}
 		resp, err := d.dev.Client.RequestInstructions(ctx, req)
